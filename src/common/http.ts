@@ -34,3 +34,10 @@ export function installProblemHandlers(app: FastifyInstance, log: Logger): void 
     void reply.code(404).type(PROBLEM_CONTENT_TYPE).send(p);
   });
 }
+
+/** Starts listening and returns the URL actually bound (port 0 = chosen by the OS). */
+export async function listenUrl(app: FastifyInstance, host: string, port: number): Promise<string> {
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  return `http://${host}:${typeof addr === 'object' && addr ? addr.port : port}`;
+}

@@ -23,3 +23,19 @@ export function transaction<T>(db: DatabaseSync, fn: () => T): T {
     throw e;
   }
 }
+
+/** Base of the node's and the coordinator's stores: one database, its schema, transactions. */
+export class SqliteStore {
+  readonly db: DatabaseSync;
+  #open = true;
+  constructor(path: string, schema: string) {
+    this.db = openDatabase(path);
+    this.db.exec(schema);
+  }
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.db.close();
+  }
+  tx<T>(fn: () => T): T { return transaction(this.db, fn); }
+}

@@ -31,3 +31,75 @@ export type DkgResult = {
   /** This party's signing share (32-byte scalar). SECRET: seal before storing, wipe after use. */
   secretShare: Uint8Array;
 };
+
+/**
+ * Round 1 broadcast of one dealer (party j), signed by j as its `dkg/1` message to "*". Shares go
+ * inside the broadcast (each encrypted to its receiver) so that every party holds the dealer-signed
+ * ciphertext a complaint refers to. All bytes are lowercase hex.
+ */
+export type Round1Payload = {
+  /** Feldman commitments C_0..C_{t-1} = a_k·G of j's polynomial: `threshold` points. */
+  commitments: string[];
+  /** Schnorr proof of knowledge of a_0 (R || z), bound to (sessionId, j, scheme). */
+  proofOfKnowledge: string;
+  /** For every other party p: ECIES(P-256 key of p, f_j(index of p)), context (session, scheme, j, p). */
+  shares: Record<string, string>;
+};
+
+/** What a party echoes of sender j's round-1 broadcast: its digest (payloadDigest) and j's signature on it. */
+export type Echo = { digest: string; signature: string };
+
+/**
+ * A complaint against dealer `accused` whose share did not open or failed the Feldman check: the
+ * complainer reveals the ECDH point S of that one ciphertext with a DLEQ proof (P-256) that it is
+ * sk·E for its own encryption key, so everyone can open the ciphertext and judge.
+ */
+export type Complaint = {
+  accused: string;
+  /** S = sk·E, 33-byte compressed P-256 point. */
+  shared: string;
+  /** Chaum–Pedersen proof c || z, 64 bytes. */
+  proof: string;
+};
+
+/** Round 2 broadcast (`dkg/2` to "*"): the echo that closes round 1, and complaints. */
+export type Round2Payload = {
+  /** For every other party j: the round-1 broadcast of j as this party received it. */
+  echoes: Record<string, Echo>;
+  /** Ordered by the accused party's position in `parties`; at most one per accused. */
+  complaints: Complaint[];
+};
+
+/**
+ * State between round1 and round2. SECRET (holds this party's own share f_self(self)): the
+ * caller seals it (the node seals it with its HSM) and never logs it.
+ */
+export type DkgRound1State = {
+  version: 1;
+  step: 'round1';
+  params: DkgParams;
+  /** This party's own round-1 broadcast. */
+  round1: Round1Payload;
+  /** SECRET: f_self(index of self), scalar hex. */
+  ownShare: string;
+};
+
+/** State between round2 and finish. SECRET (holds this party's received shares): seal it. */
+export type DkgRound2State = {
+  version: 1;
+  step: 'round2';
+  params: DkgParams;
+  round1: Round1Payload;
+  /** SECRET: f_self(index of self), scalar hex. */
+  ownShare: string;
+  /** Every other party's round-1 message as received (payload and sender signature): evidence. */
+  received: Record<string, { payload: Round1Payload; signature: string }>;
+  /** SECRET: f_j(index of self) for every dealer j whose share opened and verified, scalar hex. */
+  shares: Record<string, string>;
+  /** Σ_j C_j over every dealer's round-1 commitments as this party received them, hex points (public). */
+  groupCommitments: string[];
+  /** This party's own round-2 broadcast. */
+  round2: Round2Payload;
+};
+
+export type DkgState = DkgRound1State | DkgRound2State;

@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isCustosError, ValidationError } from '../common/errors.ts';
+import { fromHex, toHex, utf8 } from '../common/bytes.ts';
+import { parseGenesis } from '../wire/genesis.ts';
+import { genesisHash } from '../wire/genesis.ts';
+import { verifyKeyAttestations, type KeyAttestation } from '../wire/attestation.ts';
+import { defaultHome, defaultPort, defaultUrl, parse } from './args.ts';
+import { ApiClient } from './api-client.ts';
+
+/**
+ * The `custos` command. Each subcommand has --help; errors are one clear line (code and
+ * message), never a stack trace; exit status 0 ok, 1 failure, 2 usage.
+ */
+const HELP: Record<string, string> = {
+  main: `custos — MPC-HSM hybrid custody signer
+
+Usage: custos <command> [options]
+
+Commands:
+  init          provision a local cluster: node data dirs, SoftHSM2 tokens, genesis
+  start         run the local cluster (3 nodes + coordinator on 127.0.0.1); inits first if needed
+  node          run one signer node from its data directory
+  coordinator   run the coordinator (REST API) from its data directory
+  keys create   create a threshold key by distributed key generation
+  keys list     list keys
+  keys show     show a key; --verify checks its node attestations against the genesis
+  sign          sign a message with a key
+  status        show node reachability and pool levels
+
+Environment: CUSTOS_HOME (state directory, default ./.custos), CUSTOS_PORT (API port, default 8700),
+CUSTOS_URL (API URL for client commands, default http://127.0.0.1:$CUSTOS_PORT).
+Run "custos <command> --help" for a command's options.`,
+  init: `Usage: custos init [--home DIR] [--nodes N]
+
+Provisions a local cluster under DIR (default $CUSTOS_HOME or ./.custos): for each node a data
+directory with its own SoftHSM2 token (PIN in a 0600 file), its identity and encryption keys made
+inside that token, and one genesis listing every node's public keys, copied to every node.
+  --nodes N   number of signer nodes (2..10, default 3)`,
+  start: `Usage: custos start [--home DIR] [--port PORT]
+
+Starts the local cluster: every node of the genesis and the coordinator, on 127.0.0.1. Runs
+"custos init" first when DIR has no genesis. Prints the API URL; Ctrl-C stops everything.
+  --port PORT  coordinator API port (default $CUSTOS_PORT or 8700; 0 = any free port)`,
+  node: `Usage: custos node --data-dir DIR [--port PORT] [--print-public-keys]
+
+Runs one signer node from DIR/node.json (id, listen address, PKCS#11 module, token label, PIN
+file or PIN environment variable). Prints {"listening": URL} on stdout once it serves.
+  --print-public-keys  open the token (creating the node's keys on first use), print the
+                       identity and encryption public keys as JSON, and exit`,
+  coordinator: `Usage: custos coordinator --data-dir DIR [--port PORT]
+
+Runs the coordinator from DIR/coordinator.json (listen address, genesis path, node URLs, pool
+settings). Prints {"listening": URL} on stdout once it serves. OpenAPI at /openapi.json.`,
+  keys: `Usage: custos keys create|list|show ...
+
+  custos keys create --scheme frost-ed25519|frost-secp256k1|bip340 --threshold T [--parties a,b,c]
+  custos keys list
+  custos keys show ID [--verify] [--genesis PATH]
+Options: --url URL (default $CUSTOS_URL)`,
+  sign: `Usage: custos sign KEY_ID (--hex HEX | --text TEXT) [--idempotency-key K] [--url URL]
+
+Signs the message (hex bytes, or UTF-8 text) with the threshold key; prints the JSON result.`,
+  status: `Usage: custos status [--url URL]
+
+Prints node reachability (GET /healthz) and nonce pool levels from the coordinator.`,
+};
+
+function print(x: unknown): void {
+  process.stdout.write((typeof x === 'string' ? x : JSON.stringify(x, null, 2)) + '\n');
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined: case '-h': case '--help': case 'help': print(HELP.main); return cmd === undefined ? 2 : 0;
+      case 'init': return await cmdInit(rest);
+      case 'start': return await cmdStart(rest);
+      case 'node': return await cmdNode(rest);
+      case 'coordinator': return await cmdCoordinator(rest);
+      case 'keys': return await cmdKeys(rest);
+      case 'sign': return await cmdSign(rest);
+      case 'status': return await cmdStatus(rest);
+      default: throw new ValidationError(`unknown command ${JSON.stringify(cmd)}; run "custos --help"`, { code: 'cli.usage' });
+    }
+  } catch (e) {
+    if (isCustosError(e)) {
+      process.stderr.write(`custos: ${e.message}${e.culprit && e.culprit !== 'client' ? ` (culprit: ${e.culprit})` : ''} [${e.code}]\n`);
+      return e.code === 'cli.usage' ? 2 : 1;
+    }
+    process.stderr.write(`custos: ${(e as Error).message?.split('\n')[0] ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+async function cmdInit(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { home: { type: 'string' }, nodes: { type: 'string' } } as const);
+  if (values.help) { print(HELP.init); return 0; }
+  const nodes = values.nodes === undefined ? 3 : Number(values.nodes);
+  if (!Number.isInteger(nodes) || nodes < 2 || nodes > 10) throw new ValidationError('--nodes must be 2..10', { code: 'cli.usage' });
+  const { initLocalCluster, layout } = await import('./local-cluster.ts');
+  const home = values.home ?? defaultHome();
+  process.stderr.write(`custos: initialising a local cluster of ${nodes} nodes in ${layout(home, nodes).home}\n`);
+  const g = await initLocalCluster(home, { nodes, log: (s) => process.stderr.write(s + '\n') });
+  print({ home: layout(home, nodes).home, genesis: join(layout(home, nodes).home, 'genesis.json'), cluster: genesisHash(g), nodes: g.nodes.map((n) => n.id) });
+  return 0;
+}
+
+async function cmdStart(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { home: { type: 'string' }, port: { type: 'string' } } as const);
+  if (values.help) { print(HELP.start); return 0; }
+  const { initLocalCluster, isInitialised, startLocalCluster, layout } = await import('./local-cluster.ts');
+  const home = values.home ?? defaultHome();
+  if (!isInitialised(home)) {
+    process.stderr.write(`custos: no cluster in ${layout(home).home} yet; initialising one\n`);
+    await initLocalCluster(home, { log: (s) => process.stderr.write(s + '\n') });
+  }
+  const port = values.port === undefined ? defaultPort() : Number(values.port);
+  const cluster = await startLocalCluster(home, { port, onLog: (l) => { if (!l.includes('"level":"info"')) process.stderr.write(l + '\n'); } });
+  print(`custos local cluster is up (state in ${layout(home).home})`);
+  for (const n of cluster.nodes) print(`  ${n.id}: ${n.url}`);
+  print(`API: ${cluster.url}   (OpenAPI: ${cluster.url}/openapi.json)`);
+  print(`Try: curl -s -X POST ${cluster.url}/v1/keys -H 'content-type: application/json' -d '{"scheme":"frost-ed25519","threshold":2}'`);
+  print('Press Ctrl-C to stop.');
+  await new Promise<void>((res) => {
+    const done = () => res();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    for (const p of [cluster.coordinator, ...cluster.nodes]) p.child.once('exit', (code) => { process.stderr.write(`custos: ${p.id} exited (${code}); stopping\n`); done(); });
+  });
+  await cluster.stop();
+  return 0;
+}
+
+async function cmdNode(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { 'data-dir': { type: 'string' }, port: { type: 'string' }, 'print-public-keys': { type: 'boolean' } } as const);
+  if (values.help) { print(HELP.node); return 0; }
+  if (!values['data-dir']) throw new ValidationError('--data-dir is required', { code: 'cli.usage' });
+  const { runNode, printPublicKeys } = await import('../node/main.ts');
+  if (values['print-public-keys']) { printPublicKeys(values['data-dir']); return 0; }
+  const n = await runNode(values['data-dir'], values.port === undefined ? {} : { port: Number(values.port) });
+  process.stdout.write(JSON.stringify({ listening: n.url }) + '\n');
+  await waitForSignal();
+  await n.close();
+  return 0;
+}
+
+async function cmdCoordinator(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { 'data-dir': { type: 'string' }, port: { type: 'string' } } as const);
+  if (values.help) { print(HELP.coordinator); return 0; }
+  if (!values['data-dir']) throw new ValidationError('--data-dir is required', { code: 'cli.usage' });
+  const { loadCoordinatorConfig, startCoordinator } = await import('../coordinator/main.ts');
+  const cfg = loadCoordinatorConfig(values['data-dir'], values.port === undefined ? {} : { port: Number(values.port) });
+  const c = await startCoordinator(cfg);
+  process.stdout.write(JSON.stringify({ listening: c.url }) + '\n');
+  await waitForSignal();
+  await c.close();
+  return 0;
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((res) => { process.once('SIGINT', () => res()); process.once('SIGTERM', () => res()); });
+}
+
+async function cmdKeys(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') { print(HELP.keys); return sub === undefined ? 2 : 0; }
+  const opts = { url: { type: 'string' as const }, scheme: { type: 'string' as const }, threshold: { type: 'string' as const }, parties: { type: 'string' as const }, verify: { type: 'boolean' as const }, genesis: { type: 'string' as const } };
+  const { values, positionals } = parse(rest, opts, true);
+  if (values.help) { print(HELP.keys); return 0; }
+  const api = new ApiClient(values.url ?? defaultUrl());
+  switch (sub) {
+    case 'create': {
+      if (!values.scheme || !values.threshold) throw new ValidationError('keys create needs --scheme and --threshold', { code: 'cli.usage' });
+      const body: Record<string, unknown> = { scheme: values.scheme, threshold: Number(values.threshold) };
+      if (values.parties) body.parties = values.parties.split(',').map((s) => s.trim());
+      print(await api.post('/v1/keys', body));
+      return 0;
+    }
+    case 'list': print(await api.get('/v1/keys')); return 0;
+    case 'show': {
+      const id = positionals[0];
+      if (!id) throw new ValidationError('keys show needs a key id', { code: 'cli.usage' });
+      const key = await api.get(`/v1/keys/${encodeURIComponent(id)}`) as { id: string; scheme: string; threshold: number; parties: string[]; publicKey: string; attestations: KeyAttestation[] };
+      if (values.verify) {
+        const gpath = values.genesis ?? join(defaultHome(), 'genesis.json');
+        const genesis = parseGenesis(JSON.parse(readFileSync(gpath, 'utf8')));
+        const transcriptHash = key.attestations[0]?.transcriptHash ?? '';
+        verifyKeyAttestations(genesis, genesisHash(genesis), { keyId: key.id, scheme: key.scheme, threshold: key.threshold, parties: key.parties, publicKey: key.publicKey, transcriptHash }, key.attestations);
+        print({ ...key, verified: `all ${key.parties.length} attestations check out against ${gpath}` });
+        return 0;
+      }
+      print(key);
+      return 0;
+    }
+    default: throw new ValidationError(`unknown keys subcommand ${JSON.stringify(sub)}`, { code: 'cli.usage' });
+  }
+}
+
+async function cmdSign(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { url: { type: 'string' }, hex: { type: 'string' }, text: { type: 'string' }, 'idempotency-key': { type: 'string' } } as const, true);
+  if (values.help) { print(HELP.sign); return 0; }
+  const id = positionals[0];
+  if (!id) throw new ValidationError('sign needs a key id', { code: 'cli.usage' });
+  if ((values.hex === undefined) === (values.text === undefined)) throw new ValidationError('give exactly one of --hex or --text', { code: 'cli.usage' });
+  const hex = values.hex !== undefined ? toHex(fromHex(values.hex, '--hex')) : toHex(utf8(values.text!));
+  const api = new ApiClient(values.url ?? defaultUrl());
+  print(await api.post(`/v1/keys/${encodeURIComponent(id)}/sign`, { payload: { type: 'message', hex } }, values['idempotency-key'] ? { 'idempotency-key': values['idempotency-key'] } : {}));
+  return 0;
+}
+
+async function cmdStatus(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { url: { type: 'string' } } as const);
+  if (values.help) { print(HELP.status); return 0; }
+  const api = new ApiClient(values.url ?? defaultUrl());
+  const health = await api.get('/healthz', true);
+  const metrics = await api.text('/metrics');
+  const pools = metrics.split('\n').filter((l) => l.startsWith('custos_nonce_pool_level{')).map((l) => {
+    const m = /key="([^"]+)",quorum="([^"]+)"\} (\d+)/.exec(l);
+    return m ? { key: m[1], quorum: m[2], ready: Number(m[3]) } : undefined;
+  }).filter(Boolean);
+  print({ url: api.base, health, pools });
+  return 0;
+}

@@ -1,0 +1,69 @@
+import { genesisHash, identityKeys, type Genesis } from '../wire/genesis.ts';
+import { EnvelopeVerifier, parseEnvelope, type Envelope } from '../wire/envelope.ts';
+import { NodeClient, type NodeEndpoint } from './node-client.ts';
+import { ConfigError, ProtocolAbort } from '../common/errors.ts';
+
+/**
+ * The coordinator's view of the signer nodes: clients for each node of the genesis, and their
+ * last-seen reachability, refreshed by a periodic probe and by every call's outcome.
+ */
+export class Cluster {
+  readonly clients: Map<string, NodeClient>;
+  readonly #up = new Map<string, boolean>();
+  /** Verifies envelopes received straight from a node: a bad one is that node's fault. */
+  readonly verifier: EnvelopeVerifier;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(genesis: Genesis, endpoints: NodeEndpoint[], timeoutMs?: number) {
+    this.clients = new Map();
+    this.verifier = new EnvelopeVerifier(genesisHash(genesis), identityKeys(genesis));
+    for (const n of genesis.nodes) {
+      const ep = endpoints.find((e) => e.id === n.id);
+      if (!ep) throw new ConfigError(`no URL configured for genesis node ${n.id}`);
+      this.clients.set(n.id, new NodeClient(ep, timeoutMs));
+      this.#up.set(n.id, true);
+    }
+    for (const e of endpoints) if (!genesis.nodes.some((n) => n.id === e.id)) throw new ConfigError(`node ${e.id} is configured but not in the genesis`);
+  }
+
+  client(id: string): NodeClient {
+    const c = this.clients.get(id);
+    if (!c) throw new ConfigError(`unknown node ${id}`);
+    return c;
+  }
+
+  /** Checks an envelope that node `from` just answered with. */
+  checkAnswer(env: unknown, from: string, expect: { session: string; round: string; to: string }): Envelope {
+    let e: Envelope;
+    try {
+      e = parseEnvelope(env, `answer of ${from}`);
+    } catch (err) {
+      throw new ProtocolAbort('envelope.malformed', from, `${from} answered with a malformed envelope`);
+    }
+    this.verifier.verify(e, { ...expect, from, relayed: false });
+    return e;
+  }
+
+  isUp(id: string): boolean { return this.#up.get(id) ?? false; }
+
+  readonly #suspectUntil = new Map<string, number>();
+  /** A node named as culprit is avoided in quorum selection for a while (used only if unavoidable). */
+  suspect(id: string, ms = 10 * 60_000): void { this.#suspectUntil.set(id, Date.now() + ms); }
+  isSuspect(id: string): boolean { return (this.#suspectUntil.get(id) ?? 0) > Date.now(); }
+  markDown(id: string): void { this.#up.set(id, false); }
+  markUp(id: string): void { this.#up.set(id, true); }
+
+  async probe(): Promise<Record<string, boolean>> {
+    const out: Record<string, boolean> = {};
+    await Promise.all([...this.clients.values()].map(async (c) => {
+      try { await c.get('/v1/info', 2000); this.#up.set(c.id, true); out[c.id] = true; } catch { this.#up.set(c.id, false); out[c.id] = false; }
+    }));
+    return out;
+  }
+
+  startProbing(intervalMs = 2000): void {
+    this.#timer = setInterval(() => { void this.probe(); }, intervalMs);
+    this.#timer.unref();
+  }
+  stop(): void { if (this.#timer) clearInterval(this.#timer); }
+}

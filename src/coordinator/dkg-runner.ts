@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { ProtocolAbort, UnavailableError } from '../common/errors.ts';
+import type { Scheme } from '../common/schemes.ts';
+import type { Envelope } from '../wire/envelope.ts';
+import { BROADCAST } from '../protocols/message.ts';
+import { dkgSessionId } from '../wire/dkg-session.ts';
+import type { KeyAttestation } from '../wire/attestation.ts';
+import type { Cluster } from './cluster.ts';
+
+/**
+ * Relays one DKG between the parties: it only forwards signed envelopes (shares inside are
+ * encrypted to their receivers) and collects the parties' attestations. `onRelay` lets tests see
+ * exactly what crossed the coordinator.
+ */
+export type GroupPublic = {
+  scheme: Scheme; threshold: number; parties: string[]; groupCommitments: string[];
+  verifyingShares: Record<string, string>; transcriptHash: string; publicKey: string; internalKey?: string;
+};
+export type DkgOutcome = { keyId: string; publicKey: string; attestations: KeyAttestation[]; groupPublic: GroupPublic };
+
+export async function runDkg(cluster: Cluster, req: { scheme: Scheme; threshold: number; parties: string[] }, onRelay?: (round: string, envs: Envelope[]) => void): Promise<DkgOutcome> {
+  const keyId = randomUUID();
+  const sessionId = dkgSessionId(keyId, req);
+  for (const p of req.parties) if (!cluster.isUp(p)) {
+    await cluster.probe();
+    if (!cluster.isUp(p)) throw new UnavailableError('node.unreachable', `key generation needs every party, and node ${p} is unreachable`, { node: p });
+  }
+  const all = <T>(fn: (party: string) => Promise<T>) => Promise.all(req.parties.map(fn));
+
+  const check = (round: string, envs: Envelope[]) => envs.map((e, i) => cluster.checkAnswer(e, req.parties[i], { session: sessionId, round, to: BROADCAST }));
+  const r1 = check('dkg/1', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/round1', { keyId, sessionId, scheme: req.scheme, threshold: req.threshold, parties: req.parties })));
+  onRelay?.('dkg/1', r1);
+  const others = (envs: Envelope[], p: string) => envs.filter((e) => e.from !== p);
+  const r2 = check('dkg/2', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/round2', { sessionId, messages: others(r1, p) })));
+  onRelay?.('dkg/2', r2);
+  const r3 = check('dkg/3', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/finish', { sessionId, messages: others(r2, p) })));
+  onRelay?.('dkg/3', r3);
+  const confirmed = await all((p) => cluster.client(p).post<{ publicKey: string; attestations: KeyAttestation[] }>('/v1/dkg/confirm', { sessionId, messages: others(r3, p) }));
+  const publicKey = confirmed[0].publicKey;
+  const attestations = r3.map((e) => e.payload as unknown as KeyAttestation);
+  // Every party derives the public package from the same transcript; fetch all and require agreement.
+  const pubs = await all((p) => cluster.client(p).get<GroupPublic>(`/v1/keys/${keyId}/public`));
+  const ref = JSON.stringify(pubs[0]);
+  pubs.forEach((g, i) => {
+    if (JSON.stringify(g) !== ref || g.publicKey !== publicKey) throw new ProtocolAbort('dkg.inconsistent', req.parties[i], `${req.parties[i]} reports another public package than ${req.parties[0]}`);
+  });
+  return { keyId, publicKey, attestations, groupPublic: pubs[0] };
+}

@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError } from '../common/errors.ts';
+import { jsonLogger, type Logger } from '../common/logger.ts';
+import { listenUrl } from '../common/http.ts';
+import { parseGenesis, type Genesis } from '../wire/genesis.ts';
+import type { Envelope } from '../wire/envelope.ts';
+import { CoordinatorStore } from './store.ts';
+import { Cluster } from './cluster.ts';
+import { SigningService } from './signing.ts';
+import { PoolKeeper } from './pool-keeper.ts';
+import { Metrics } from './metrics.ts';
+import { buildApi } from './api.ts';
+import type { NodeEndpoint } from './node-client.ts';
+
+/** The coordinator's configuration (`coordinator.json` in its data directory). */
+export type CoordinatorConfig = {
+  dataDir: string;
+  host: string;
+  port: number;
+  genesisPath: string;
+  nodes: NodeEndpoint[];
+  pool: { low: number; batch: number; intervalMs: number };
+  bodyLimit: number;
+};
+
+export function loadCoordinatorConfig(dataDir: string, overrides: Partial<CoordinatorConfig> = {}): CoordinatorConfig {
+  const dir = resolve(dataDir);
+  let raw: Partial<CoordinatorConfig>;
+  try {
+    raw = JSON.parse(readFileSync(join(dir, 'coordinator.json'), 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read ${join(dir, 'coordinator.json')}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const c: CoordinatorConfig = {
+    dataDir: dir,
+    host: raw.host ?? '127.0.0.1',
+    port: raw.port ?? 8700,
+    genesisPath: resolve(dir, raw.genesisPath ?? 'genesis.json'),
+    nodes: raw.nodes ?? [],
+    pool: { low: 8, batch: 16, intervalMs: 500, ...(raw.pool ?? {}) },
+    bodyLimit: raw.bodyLimit ?? 8 * 1024 * 1024,
+    ...overrides,
+  };
+  if (!Array.isArray(c.nodes) || c.nodes.some((n) => typeof n?.id !== 'string' || typeof n?.url !== 'string')) throw new ConfigError('coordinator.json "nodes" must be a list of {id, url}');
+  return c;
+}
+
+export type RunningCoordinator = { url: string; close: () => Promise<void> };
+
+export async function startCoordinator(cfg: CoordinatorConfig, opts: { log?: Logger; onRelay?: (round: string, envs: Envelope[]) => void } = {}): Promise<RunningCoordinator> {
+  const log = opts.log ?? jsonLogger('coordinator');
+  const genesis: Genesis = parseGenesis(JSON.parse(readFileSync(cfg.genesisPath, 'utf8')));
+  const store = new CoordinatorStore(join(cfg.dataDir, 'coordinator.db'));
+  const cluster = new Cluster(genesis, cfg.nodes);
+  const metrics = new Metrics();
+  const poolHits = metrics.counter('custos_nonce_pool_total', 'Sign calls served from the nonce pool (result="hit") or needing fresh nonces (result="miss")');
+  const signing = new SigningService(store, cluster, log, (hit) => poolHits({ result: hit ? 'hit' : 'miss' }));
+  const culprits = metrics.counter('custos_culprits_total', 'Parties named as culprits by signing sessions, by node and error code');
+  signing.onCulprit = (node, code) => culprits({ node, code });
+  const keeper = new PoolKeeper(store, cluster, signing, log, cfg.pool);
+  const app = buildApi({ genesis, store, cluster, signing, metrics, log, bodyLimit: cfg.bodyLimit, onRelay: opts.onRelay, onKeyCreated: () => { void keeper.tick(); } });
+  await cluster.probe();
+  cluster.startProbing();
+  keeper.start();
+  const url = await listenUrl(app, cfg.host, cfg.port);
+  log.info('coordinator.listening', { url });
+  let closed = false;
+  return {
+    url,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      keeper.stop();
+      cluster.stop();
+      await app.close();
+      store.close();
+    },
+  };
+}

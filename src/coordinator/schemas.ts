@@ -1,0 +1,96 @@
+import { SCHEMES } from '../common/schemes.ts';
+
+/**
+ * Request and response schemas of the public REST API: the edge validates with them and the
+ * OpenAPI document (/openapi.json) is built from them, so the two cannot drift apart.
+ */
+const hex = { type: 'string', pattern: '^([0-9a-fA-F]{2})*$' } as const;
+const nodeId = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$' } as const;
+
+export const problem = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'detail', 'code'],
+  properties: {
+    type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' },
+    code: { type: 'string', description: 'stable machine-readable error code' },
+    culprit: { type: 'string', description: 'the party to blame: a node id, "coordinator" or "client"' },
+    context: { type: 'object' },
+  },
+} as const;
+
+export const attestation = {
+  type: 'object',
+  required: ['node', 'keyId', 'scheme', 'threshold', 'parties', 'publicKey', 'transcriptHash', 'signature'],
+  properties: {
+    node: { type: 'string' }, keyId: { type: 'string' }, scheme: { type: 'string' }, threshold: { type: 'integer' },
+    parties: { type: 'array', items: { type: 'string' } }, publicKey: { type: 'string' }, transcriptHash: { type: 'string' },
+    signature: { type: 'string', description: 'ECDSA P-256 by the node identity key over the canonical attestation' },
+  },
+} as const;
+
+export const key = {
+  type: 'object',
+  required: ['id', 'scheme', 'threshold', 'parties', 'publicKey', 'attestations', 'createdAt'],
+  properties: {
+    id: { type: 'string' },
+    scheme: { type: 'string', enum: [...SCHEMES] },
+    threshold: { type: 'integer' },
+    parties: { type: 'array', items: { type: 'string' } },
+    publicKey: { type: 'string', description: 'hex: 32-byte Ed25519, 33-byte compressed secp256k1, or 32-byte x-only BIP86 output key for bip340' },
+    internalKey: { type: 'string', description: 'bip340 only: x-only internal key before the BIP86 tweak' },
+    attestations: { type: 'array', items: attestation },
+    createdAt: { type: 'string' },
+  },
+} as const;
+
+export const createKeyBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['scheme', 'threshold'],
+  properties: {
+    scheme: { type: 'string', enum: [...SCHEMES] },
+    threshold: { type: 'integer', minimum: 2, maximum: 10 },
+    parties: { type: 'array', minItems: 2, maxItems: 10, uniqueItems: true, items: nodeId, description: 'node ids; default: every node of the genesis' },
+  },
+} as const;
+
+export const signBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['payload'],
+  properties: {
+    payload: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'hex'],
+      properties: {
+        type: { type: 'string', enum: ['message'] },
+        hex: { ...hex, maxLength: 2 * 1024 * 1024, description: 'the message bytes to sign, hex' },
+      },
+    },
+  },
+} as const;
+
+export const signResult = {
+  type: 'object',
+  required: ['requestId', 'signature'],
+  properties: {
+    requestId: { type: 'string' },
+    signature: { type: 'string', description: 'hex: 64-byte Ed25519 / BIP340 / RFC 9591 secp256k1 (65 bytes, compressed R || z) signature' },
+    signers: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+export const request = {
+  type: 'object',
+  required: ['id', 'keyId', 'status', 'createdAt', 'updatedAt'],
+  properties: {
+    id: { type: 'string' }, keyId: { type: 'string' },
+    status: { type: 'string', enum: ['SIGNING', 'SIGNED', 'FAILED'] },
+    signature: { type: 'string' }, signers: { type: 'array', items: { type: 'string' } },
+    error: problem, createdAt: { type: 'string' }, updatedAt: { type: 'string' },
+  },
+} as const;
+
+export const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 100 } } } as const;
+export const listQuery = { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^(1000|[1-9][0-9]{0,2})$', description: '1..1000, default 100' }, after: { type: 'string', maxLength: 64 } } } as const;

@@ -1,0 +1,111 @@
+import { CustosError, ProtocolAbort, UnavailableError } from '../common/errors.ts';
+import { toHex } from '../common/bytes.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Envelope } from '../wire/envelope.ts';
+import { BROADCAST } from '../protocols/message.ts';
+import type { SignedNonceCommitment } from '../wire/nonce-commitment.ts';
+import type { Cluster } from './cluster.ts';
+import type { CoordinatorStore, CoordKeyRow } from './store.ts';
+import type { GroupPublic } from './dkg-runner.ts';
+import { combineShares } from './frost-combine.ts';
+import { quorumsOf } from './quorum.ts';
+
+/**
+ * One signature: pick a quorum of reachable nodes, take one pooled nonce commitment per member
+ * (or have fresh ones made: a pool miss), collect every member's consumption receipt, then the
+ * shares, and combine. Each share is verified; a bad one names its node. A node that drops out
+ * mid-way makes us retry on another quorum (its nonces are simply lost, never reused).
+ */
+export type SignOutcome = { signature: string; signers: string[]; pooled: boolean };
+
+export class SigningService {
+  readonly #store: CoordinatorStore;
+  readonly #cluster: Cluster;
+  readonly #log: Logger;
+  readonly #onPool: (hit: boolean) => void;
+  /** Called with every party named as culprit by a signing session. */
+  onCulprit?: (node: string, code: string) => void;
+  onSessionEnd?: (sessionId: string) => void;
+
+  constructor(store: CoordinatorStore, cluster: Cluster, log: Logger, onPool: (hit: boolean) => void) {
+    this.#store = store;
+    this.#cluster = cluster;
+    this.#log = log;
+    this.#onPool = onPool;
+  }
+
+  /** Reachable quorums, those with pooled nonces first. */
+  candidateQuorums(key: CoordKeyRow): string[][] {
+    const parties = JSON.parse(key.parties) as string[];
+    const live = quorumsOf(parties.filter((p) => this.#cluster.isUp(p)), key.threshold);
+    const suspects = (q: string[]) => q.filter((p) => this.#cluster.isSuspect(p)).length;
+    return live.sort((a, b) => suspects(a) - suspects(b) || this.#store.poolLevel(key.id, b.join(',')) - this.#store.poolLevel(key.id, a.join(',')));
+  }
+
+  async sign(key: CoordKeyRow, message: Uint8Array, requestId: string): Promise<SignOutcome> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let quorums = this.candidateQuorums(key);
+      if (quorums.length === 0) {
+        await this.#cluster.probe();
+        quorums = this.candidateQuorums(key);
+      }
+      if (quorums.length === 0) throw new UnavailableError('quorum.unavailable', `fewer than ${key.threshold} nodes of key ${key.id} are reachable`);
+      const q = quorums[0];
+      try {
+        return await this.#signWith(key, q, message, `sign.${requestId}.${attempt}`);
+      } catch (e) {
+        lastError = e;
+        if (e instanceof ProtocolAbort && e.culprit && this.#cluster.clients.has(e.culprit)) {
+          this.#cluster.suspect(e.culprit);
+          this.onCulprit?.(e.culprit, e.code);
+          this.#log.warn('sign.culprit', { request: requestId, culprit: e.culprit, code: e.code });
+        }
+        if (e instanceof CustosError && e.code === 'node.unreachable') {
+          const node = String(e.detail?.node ?? '');
+          if (node) this.#cluster.markDown(node);
+          this.#log.warn('sign.retry', { request: requestId, node, attempt });
+          continue;
+        }
+        throw e;
+      }
+    }
+    throw lastError;
+  }
+
+  async #signWith(key: CoordKeyRow, quorum: string[], message: Uint8Array, sessionId: string): Promise<SignOutcome> {
+    const qname = quorum.join(',');
+    let commitments = this.#store.takeCommitments(key.id, qname, quorum);
+    const pooled = commitments !== undefined;
+    this.#onPool(pooled);
+    if (!commitments) {
+      await this.refill(key, quorum, 4);
+      commitments = this.#store.takeCommitments(key.id, qname, quorum);
+      if (!commitments) throw new UnavailableError('pool.empty', `no nonce commitments could be made for quorum ${qname}`);
+    }
+    const messageHex = toHex(message);
+    const receipts = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/reserve', { sessionId, keyId: key.id, message: messageHex, commitments }))))
+      .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/receipt', to: BROADCAST }));
+    const shares = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/share', { sessionId, receipts: receipts.filter((r) => r.from !== p) }))))
+      .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/share', to: 'coordinator' }));
+    this.onSessionEnd?.(sessionId);
+    const byParty: Record<string, string> = {};
+    shares.forEach((s, i) => {
+      const p = s?.payload as { share?: unknown } | undefined;
+      if (s?.from !== quorum[i] || typeof p?.share !== 'string') throw new ProtocolAbort('frost.bad_share', quorum[i], `${quorum[i]} did not return a signature share`);
+      byParty[quorum[i]] = p.share;
+    });
+    const group = JSON.parse(key.group_public) as GroupPublic;
+    const signature = combineShares(group, commitments.map((c: SignedNonceCommitment) => ({ party: c.party, hiding: c.hiding, binding: c.binding })), message, byParty);
+    return { signature, signers: quorum, pooled };
+  }
+
+  /** Asks every member of `quorum` for `count` fresh nonce commitments and pools them. */
+  async refill(key: CoordKeyRow, quorum: string[], count: number): Promise<void> {
+    const qname = quorum.join(',');
+    const lists = await Promise.all(quorum.map((p) => this.#cluster.client(p).post<{ commitments: SignedNonceCommitment[] }>('/v1/nonces', { keyId: key.id, quorum, count })));
+    // Pool only complete sets: a member's commitments are kept only if they are for this key and quorum.
+    const all = lists.flatMap((l, i) => (l.commitments ?? []).filter((c) => c.party === quorum[i] && c.keyId === key.id && c.quorum.join(',') === qname));
+    this.#store.addCommitments(key.id, qname, all);
+  }
+}

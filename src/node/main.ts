@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { toHex } from '../common/bytes.ts';
+import { jsonLogger } from '../common/logger.ts';
+import { listenUrl } from '../common/http.ts';
+import { parseGenesis } from '../wire/genesis.ts';
+import { openPkcs11Keystore, resolvePin } from '../hsm/pkcs11-keystore.ts';
+import { useSoftHsmConf } from '../hsm/softhsm.ts';
+import type { Keystore } from '../hsm/keystore.ts';
+import { loadNodeConfig, type NodeConfig } from './config.ts';
+import { NodeStore } from './store.ts';
+import { NodeService } from './service.ts';
+import { buildNodeServer } from './server.ts';
+
+/** Opens the node's own HSM token. SoftHSM reads its config once per process, at C_Initialize. */
+export function openNodeKeystore(cfg: NodeConfig): Keystore {
+  if (cfg.pkcs11.softhsmConf) useSoftHsmConf(cfg.pkcs11.softhsmConf);
+  const pin = resolvePin({ pinEnv: cfg.pkcs11.pinEnv, pinFile: cfg.pkcs11.pinFile });
+  return openPkcs11Keystore({ modulePath: cfg.pkcs11.module, tokenLabel: cfg.pkcs11.tokenLabel, pin });
+}
+
+export function printPublicKeys(dataDir: string): void {
+  const cfg = loadNodeConfig(dataDir);
+  const ks = openNodeKeystore(cfg);
+  try {
+    process.stdout.write(JSON.stringify({ node: cfg.id, identityKey: toHex(ks.identityPublicKey()), encryptionKey: toHex(ks.encryptionPublicKey()) }) + '\n');
+  } finally {
+    ks.close();
+  }
+}
+
+export async function runNode(dataDir: string, overrides: { port?: number } = {}): Promise<{ url: string; close: () => Promise<void> }> {
+  const cfg = loadNodeConfig(dataDir);
+  const log = jsonLogger(cfg.id);
+  const ks = openNodeKeystore(cfg);
+  const genesis = parseGenesis(JSON.parse(readFileSync(cfg.genesisPath, 'utf8')));
+  const store = new NodeStore(join(cfg.dataDir, 'node.db'));
+  const svc = new NodeService({ id: cfg.id, genesis, keystore: ks, store, logger: log });
+  const app = buildNodeServer(svc, log);
+  const url = await listenUrl(app, cfg.host, overrides.port ?? cfg.port);
+  log.info('node.listening', { url });
+  let closed = false;
+  return {
+    url,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      store.close();
+      ks.close();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { installProblemHandlers } from '../common/http.ts';
+import type { Logger } from '../common/logger.ts';
+import { SCHEMES } from '../common/schemes.ts';
+import type { NodeService } from './service.ts';
+
+/**
+ * The node's HTTP face, reached only by the coordinator (which is not trusted: every body is
+ * schema-checked here and every envelope verified by the service). Loopback by default.
+ */
+const id = { type: 'string', minLength: 1, maxLength: 200 } as const;
+const envelopes = { type: 'array', maxItems: 16, items: { type: 'object' } } as const;
+
+export function buildNodeServer(svc: NodeService, log: Logger, opts: { bodyLimit?: number } = {}): FastifyInstance {
+  const app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }, bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024 });
+  installProblemHandlers(app, log);
+
+  app.get('/v1/info', async () => svc.info());
+  app.get('/v1/keys', async () => ({ keys: svc.listKeys() }));
+  app.get('/v1/keys/:id/public', { schema: { params: { type: 'object', properties: { id } } } }, async (req) => svc.keyPublic((req.params as { id: string }).id));
+
+  app.post('/v1/dkg/round1', {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['keyId', 'sessionId', 'scheme', 'threshold', 'parties'], properties: {
+      keyId: id, sessionId: id, scheme: { type: 'string', enum: [...SCHEMES] }, threshold: { type: 'integer', minimum: 1, maximum: 10 },
+      parties: { type: 'array', minItems: 2, maxItems: 10, items: id },
+    } } },
+  }, async (req) => svc.dkgRound1(req.body as Parameters<NodeService['dkgRound1']>[0]));
+
+  for (const [path, fn] of [['round2', 'dkgRound2'], ['finish', 'dkgFinish'], ['confirm', 'dkgConfirm']] as const) {
+    app.post(`/v1/dkg/${path}`, {
+      schema: { body: { type: 'object', additionalProperties: false, required: ['sessionId', 'messages'], properties: { sessionId: id, messages: envelopes } } },
+    }, async (req) => {
+      const b = req.body as { sessionId: string; messages: unknown };
+      return svc[fn](b.sessionId, b.messages);
+    });
+  }
+
+  app.post('/v1/nonces', {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['keyId', 'quorum', 'count'], properties: {
+      keyId: id, quorum: { type: 'array', minItems: 1, maxItems: 10, items: id }, count: { type: 'integer', minimum: 1, maximum: 1000 },
+    } } },
+  }, async (req) => {
+    const b = req.body as { keyId: string; quorum: string[]; count: number };
+    return { commitments: svc.generateNonces(b.keyId, b.quorum, b.count) };
+  });
+
+  app.post('/v1/sign/reserve', {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['sessionId', 'keyId', 'message', 'commitments'], properties: {
+      sessionId: id, keyId: id, message: { type: 'string', maxLength: 2 * 1024 * 1024 }, commitments: { type: 'array', minItems: 1, maxItems: 10, items: { type: 'object' } },
+    } } },
+  }, async (req) => svc.signReserve(req.body as Parameters<NodeService['signReserve']>[0]));
+
+  app.post('/v1/sign/share', {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['sessionId', 'receipts'], properties: { sessionId: id, receipts: envelopes } } },
+  }, async (req) => svc.signShare(req.body as Parameters<NodeService['signShare']>[0]));
+
+  return app;
+}

@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+
+test('every command has --help that documents its options', () => {
+  const cases: [string[], RegExp][] = [
+    [['--help'], /init[\s\S]*start[\s\S]*node[\s\S]*coordinator[\s\S]*keys create[\s\S]*sign[\s\S]*status/],
+    [['init', '--help'], /--nodes/],
+    [['start', '--help'], /--port/],
+    [['node', '--help'], /--data-dir[\s\S]*--print-public-keys/],
+    [['coordinator', '--help'], /--data-dir/],
+    [['keys', '--help'], /--scheme[\s\S]*--threshold[\s\S]*--verify/],
+    [['keys', 'create', '--help'], /--scheme/],
+    [['sign', '--help'], /--hex[\s\S]*--text[\s\S]*--idempotency-key/],
+    [['status', '--help'], /healthz/],
+  ];
+  for (const [args, re] of cases) {
+    const r = run(args);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, re, args.join(' '));
+  }
+});
+
+test('usage errors are one clear line with exit status 2, never a stack trace', () => {
+  for (const args of [['frobnicate'], ['keys', 'create', '--bogus'], ['sign'], ['node'], ['init', '--nodes', '42']]) {
+    const r = run(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^custos: .+\[cli\.usage\]\n$/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+});
+
+test('client commands say clearly when the coordinator is not reachable', () => {
+  const r = run(['keys', 'list', '--url', 'http://127.0.0.1:9']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /cannot reach the coordinator at http:\/\/127\.0\.0\.1:9/);
+});
+
+test('a node with a missing data directory fails with a clear message', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'custos-cli-'));
+  try {
+    const r = run(['node', '--data-dir', join(dir, 'nope')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot read .*node\.json/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the bin wrapper re-runs itself under Node.js 24 when started by another Node', () => {
+  // bin/custos.mjs is plain JavaScript; under this Node 24 it imports main directly.
+  const r = spawnSync(process.execPath, ['bin/custos.mjs', '--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /custos — MPC-HSM hybrid custody signer/);
+});
+
+test('under an older system Node, bin/custos.mjs hands over to the pinned Node.js 24', (t) => {
+  const old = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => {
+    const v = spawnSync(p, ['--version'], { encoding: 'utf8' });
+    return v.status === 0 && !v.stdout.startsWith('v24.');
+  });
+  if (!old) { t.skip('no non-24 Node.js on this machine'); return; }
+  const r = spawnSync(old, ['bin/custos.mjs', '--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /custos — MPC-HSM hybrid custody signer/);
+});

@@ -1,0 +1,149 @@
+import { mkdtempSync, rmSync, cpSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initLocalCluster, installGenesis, layout, provisionNode, spawnServer, startLocalCluster, stopChild, type LocalCluster, type RunningProcess } from '../../src/cli/local-cluster.ts';
+import { toHex } from '../../src/common/bytes.ts';
+import { jsonLogger } from '../../src/common/logger.ts';
+import { SoftwareKeystore } from '../../src/hsm/software-keystore.ts';
+import { parseGenesis } from '../../src/wire/genesis.ts';
+import { NodeStore } from '../../src/node/store.ts';
+import { NodeService, type NodeFaults } from '../../src/node/service.ts';
+import { buildNodeServer } from '../../src/node/server.ts';
+import { loadCoordinatorConfig, startCoordinator } from '../../src/coordinator/main.ts';
+import type { Envelope } from '../../src/wire/envelope.ts';
+import { spawn } from 'node:child_process';
+
+/**
+ * A real local cluster for integration tests: node and coordinator processes on 127.0.0.1 with
+ * OS-chosen ports, each node with its own SoftHSM2 token in a temporary home. Stopped by the test.
+ */
+export type Api = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; json: any; contentType: string }>;
+
+export type TestCluster = {
+  home: string;
+  /** Every line the node and coordinator processes wrote to stderr (their logs). */
+  logs: string[];
+  url: string;
+  api: Api;
+  local: LocalCluster;
+  nodeDir: (id: string) => string;
+  nodeUrl: (id: string) => string;
+  node: (id: string) => RunningProcess;
+  killNode: (id: string) => Promise<void>;
+  restartNode: (id: string) => Promise<void>;
+  /** Stops every process, keeping the home directory for inspection. */
+  halt: () => Promise<void>;
+  stop: () => Promise<void>;
+};
+
+export function apiAt(base: string): Api {
+  return async (method, path, body, headers = {}) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: unknown;
+    try { json = JSON.parse(text); } catch { json = text; }
+    return { status: res.status, json, contentType: res.headers.get('content-type') ?? '' };
+  };
+}
+
+export type MaliciousNode = { id: string; keystore: SoftwareKeystore; service: NodeService; url: string };
+
+/**
+ * Starts a cluster. With `malicious`, the last node is not a child process with a SoftHSM token
+ * but an in-process node with a software keystore and the given faults: the misbehaving party
+ * whose honest peers must name it. Everything else is real processes.
+ */
+export async function startTestCluster(opts: { nodes?: number; keepHome?: boolean; malicious?: NodeFaults; relayTap?: (round: string, envs: Envelope[]) => void } = {}): Promise<TestCluster & { malicious?: MaliciousNode }> {
+  const home = mkdtempSync(join(tmpdir(), 'custos-it-'));
+  const logs: string[] = [];
+  const n = opts.nodes ?? 3;
+  let malicious: MaliciousNode | undefined;
+  let closeMalicious = async () => {};
+  if (!opts.malicious) {
+    await initLocalCluster(home, { nodes: n });
+  } else {
+    const l = layout(home, n);
+    const honest = l.nodes.slice(0, -1);
+    const badId = l.nodes[n - 1].id;
+    const entries = [];
+    for (const nd of honest) entries.push(await provisionNode(nd.dir, nd.id));
+    const keystore = new SoftwareKeystore();
+    entries.push({ id: badId, identityKey: toHex(keystore.identityPublicKey()), encryptionKey: toHex(keystore.encryptionPublicKey()) });
+    const genesis = parseGenesis({ version: 1, clusterName: 'custos-test', createdAt: new Date().toISOString(), nodes: entries, thresholds: { min: 2, max: n } });
+    installGenesis(home, genesis, honest.map((x) => x.dir));
+    const store = new NodeStore(join(home, `${badId}.db`));
+    const log = jsonLogger(badId, (line) => logs.push(line));
+    const service = new NodeService({ id: badId, genesis, keystore, store, logger: log, faults: opts.malicious });
+    const app = buildNodeServer(service, log);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address() as { port: number };
+    malicious = { id: badId, keystore, service, url: `http://127.0.0.1:${addr.port}` };
+    let closed = false;
+    closeMalicious = async () => { if (closed) return; closed = true; await app.close(); store.close(); };
+  }
+  // With a relay tap the coordinator runs in this process (its code is the same) so the test sees
+  // every envelope it relays; otherwise it is a child process like the nodes.
+  let closeCoordinator = async () => {};
+  const startCoord = opts.relayTap ? async (dir: string): Promise<RunningProcess> => {
+    const coord = await startCoordinator(loadCoordinatorConfig(dir, { port: 0 }), { onRelay: opts.relayTap, log: jsonLogger('coordinator', (line) => logs.push(line)) });
+    closeCoordinator = coord.close;
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)']);
+    return { id: 'coordinator', url: coord.url, child };
+  } : undefined;
+  const local = await startLocalCluster(home, { port: 0, onLog: (l) => logs.push(l), external: malicious ? [{ id: malicious.id, url: malicious.url }] : [], startCoordinator: startCoord });
+  const procs = new Map(local.nodes.map((n) => [n.id, n]));
+  const nodeDir = (id: string) => join(layout(home).home, 'nodes', id);
+  const t: TestCluster & { malicious?: MaliciousNode } = {
+    malicious,
+    home,
+    logs,
+    url: local.url,
+    api: apiAt(local.url),
+    local,
+    nodeDir,
+    nodeUrl: (id) => (malicious && id === malicious.id ? malicious.url : procs.get(id)!.url),
+    node: (id) => procs.get(id)!,
+    killNode: async (id) => {
+      const p = procs.get(id)!;
+      p.child.kill('SIGKILL');
+      await stopChild(p.child);
+    },
+    restartNode: async (id) => {
+      const old = procs.get(id)!;
+      await stopChild(old.child);
+      const port = new URL(old.url).port;
+      const p = await spawnServer(id, ['node', '--data-dir', nodeDir(id), '--port', port], {}, (l) => logs.push(l));
+      procs.set(id, p);
+    },
+    halt: async () => {
+      await Promise.all([local.coordinator, ...procs.values()].map((p) => stopChild(p.child)));
+      await closeMalicious();
+      await closeCoordinator();
+    },
+    stop: async () => {
+      await t.halt();
+      if (!opts.keepHome) rmSync(home, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+/** Copies a node's whole data directory (SQLite, token, config) aside, as a backup would. */
+export function snapshotDir(src: string): string {
+  const dst = mkdtempSync(join(tmpdir(), 'custos-backup-'));
+  cpSync(src, dst, { recursive: true });
+  return dst;
+}
+
+export function restoreDir(backup: string, dst: string): void {
+  rmSync(dst, { recursive: true, force: true });
+  cpSync(backup, dst, { recursive: true });
+}
+
+export function readJson(path: string): any {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProtocolAbort, UnavailableError } from '../common/errors.ts';
+import { asCustosError, CustosError, ProtocolAbort, UnavailableError } from '../common/errors.ts';
 import type { Scheme } from '../common/schemes.ts';
 import type { Envelope } from '../wire/envelope.ts';
 import { BROADCAST } from '../protocols/message.ts';
@@ -25,7 +25,7 @@ export async function runDkg(cluster: Cluster, req: { scheme: Scheme; threshold:
     await cluster.probe();
     if (!cluster.isUp(p)) throw new UnavailableError('node.unreachable', `key generation needs every party, and node ${p} is unreachable`, { node: p });
   }
-  const all = <T>(fn: (party: string) => Promise<T>) => Promise.all(req.parties.map(fn));
+  const all = <T>(fn: (party: string) => Promise<T>) => settleAll(req.parties, fn);
 
   const check = (round: string, envs: Envelope[]) => envs.map((e, i) => cluster.checkAnswer(e, req.parties[i], { session: sessionId, round, to: BROADCAST }));
   const r1 = check('dkg/1', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/round1', { keyId, sessionId, scheme: req.scheme, threshold: req.threshold, parties: req.parties })));
@@ -45,4 +45,22 @@ export async function runDkg(cluster: Cluster, req: { scheme: Scheme; threshold:
     if (JSON.stringify(g) !== ref || g.publicKey !== publicKey) throw new ProtocolAbort('dkg.inconsistent', req.parties[i], `${req.parties[i]} reports another public package than ${req.parties[0]}`);
   });
   return { keyId, publicKey, attestations, groupPublic: pubs[0] };
+}
+
+/**
+ * Runs one step on every party. If any fails, the error reported by the most parties wins (a
+ * cheater's own view must not outvote the honest parties'), and every party's report is attached.
+ */
+async function settleAll<T>(parties: string[], fn: (party: string) => Promise<T>): Promise<T[]> {
+  const results = await Promise.allSettled(parties.map(fn));
+  const failures = results.map((r, i) => ({ r, party: parties[i] })).filter((x) => x.r.status === 'rejected');
+  if (failures.length === 0) return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+  const errs = failures.map((f) => ({ party: f.party, e: asCustosError((f.r as PromiseRejectedResult).reason) }));
+  const votes = new Map<string, number>();
+  for (const { e } of errs) votes.set(`${e.code}|${e.culprit}`, (votes.get(`${e.code}|${e.culprit}`) ?? 0) + 1);
+  const best = [...votes.entries()].sort((a, b) => b[1] - a[1])[0][0];
+  const winner = errs.find(({ e }) => `${e.code}|${e.culprit}` === best)!.e;
+  const reports = errs.map(({ party, e }) => `${party}: ${e.code}${e.culprit ? ` (culprit ${e.culprit})` : ''}`);
+  if (winner instanceof ProtocolAbort) throw new ProtocolAbort(winner.code, winner.culprit!, winner.message, { ...(winner.detail ?? {}), reports });
+  throw new CustosError(winner.code, winner.message, { status: winner.status, culprit: winner.culprit, detail: { ...(winner.detail ?? {}), reports } });
 }

@@ -57,7 +57,7 @@ export type MaliciousNode = { id: string; keystore: SoftwareKeystore; service: N
  * but an in-process node with a software keystore and the given faults: the misbehaving party
  * whose honest peers must name it. Everything else is real processes.
  */
-export async function startTestCluster(opts: { nodes?: number; keepHome?: boolean; malicious?: NodeFaults; relayTap?: (round: string, envs: Envelope[]) => void } = {}): Promise<TestCluster & { malicious?: MaliciousNode }> {
+export async function startTestCluster(opts: { nodes?: number; keepHome?: boolean; malicious?: NodeFaults | ((keystore: SoftwareKeystore) => NodeFaults); relayTap?: (round: string, envs: Envelope[]) => void } = {}): Promise<TestCluster & { malicious?: MaliciousNode }> {
   const home = mkdtempSync(join(tmpdir(), 'custos-it-'));
   const logs: string[] = [];
   const n = opts.nodes ?? 3;
@@ -77,7 +77,8 @@ export async function startTestCluster(opts: { nodes?: number; keepHome?: boolea
     installGenesis(home, genesis, honest.map((x) => x.dir));
     const store = new NodeStore(join(home, `${badId}.db`));
     const log = jsonLogger(badId, (line) => logs.push(line));
-    const service = new NodeService({ id: badId, genesis, keystore, store, logger: log, faults: opts.malicious });
+    const faults = typeof opts.malicious === 'function' ? opts.malicious(keystore) : opts.malicious;
+    const service = new NodeService({ id: badId, genesis, keystore, store, logger: log, faults });
     const app = buildNodeServer(service, log);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address() as { port: number };

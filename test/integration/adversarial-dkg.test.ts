@@ -1,0 +1,119 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fromHex, toHex } from '../../src/common/bytes.ts';
+import { eciesEncrypt } from '../../src/crypto/ecies.ts';
+import { proveDecryption } from '../../src/crypto/decryption-proof.ts';
+import { getGroup } from '../../src/crypto/group.ts';
+import { shareContext } from '../../src/protocols/dkg/params.ts';
+import * as dkg from '../../src/protocols/dkg/index.ts';
+import type { Round1Payload, Round2Payload } from '../../src/protocols/dkg/types.ts';
+import { dkgSessionId } from '../../src/wire/dkg-session.ts';
+import { sealEnvelope, type Envelope } from '../../src/wire/envelope.ts';
+import { genesisHash, parseGenesis } from '../../src/wire/genesis.ts';
+import { apiAt, readJson, startTestCluster } from '../support/cluster.ts';
+import { join } from 'node:path';
+
+/**
+ * Key generation with a cheating party (node-3, in-process with a software keystore; node-1 and
+ * node-2 are real processes with SoftHSM tokens): the honest nodes end the session and name it,
+ * or name a false complainer; no key comes out.
+ */
+describe('DKG: cheaters are named', () => {
+  test('a bad DKG share: the victim complains and every node names the dealer', async () => {
+    const c = await startTestCluster({
+      malicious: {
+        dkgRound1: (payload, params) => {
+          const p = structuredClone(payload) as Round1Payload;
+          const group = getGroup(params.scheme === 'frost-ed25519' ? 'ed25519' : 'secp256k1');
+          // A well-formed, correctly encrypted share that is not on node-3's committed polynomial.
+          const wrong = group.encodeScalar(group.randomScalar());
+          p.shares['node-1'] = toHex(eciesEncrypt(fromHex(params.encryptionKeys['node-1']), wrong, shareContext(params, params.self, 'node-1')));
+          return p;
+        },
+      },
+    });
+    try {
+      const r = await c.api('POST', '/v1/keys', { scheme: 'frost-ed25519', threshold: 2 });
+      assert.equal(r.status, 502, JSON.stringify(r.json));
+      assert.equal(r.json.code, 'dkg.bad_share');
+      assert.equal(r.json.culprit, 'node-3');
+      for (const honest of ['node-1', 'node-2']) assert.ok(r.json.context.reports.includes(`${honest}: dkg.bad_share (culprit node-3)`), JSON.stringify(r.json.context));
+      assert.deepEqual((await c.api('GET', '/v1/keys')).json.keys, []);
+      // The honest nodes aborted the session for good: it cannot be continued.
+      const keys = (await apiAt(c.nodeUrl('node-1'))('GET', '/v1/keys')).json.keys;
+      assert.ok(keys.every((k: any) => k.state !== 'active'));
+    } finally {
+      await c.stop();
+    }
+  });
+
+  test('a false complaint names the complainer', async () => {
+    const c = await startTestCluster({
+      malicious: (ks) => ({
+        dkgRound2: (payload, params, round1) => {
+          const p = structuredClone(payload) as Round2Payload;
+          const fromNode1 = round1.find((m) => m.from === 'node-1')!.payload as Round1Payload;
+          const ct = fromHex(fromNode1.shares[params.self]);
+          // node-3 "proves" the honest share it got from node-1 is bad: the proof is genuine, the share is fine.
+          const proof = ks.withEncryptionKey((sk) => proveDecryption(sk, ct, shareContext(params, 'node-1', params.self)));
+          p.complaints = [{ accused: 'node-1', shared: toHex(proof.shared), proof: toHex(proof.proof) }];
+          return p;
+        },
+      }),
+    });
+    try {
+      const r = await c.api('POST', '/v1/keys', { scheme: 'frost-secp256k1', threshold: 2 });
+      assert.equal(r.status, 502, JSON.stringify(r.json));
+      assert.equal(r.json.code, 'dkg.false_complaint');
+      assert.equal(r.json.culprit, 'node-3');
+      for (const honest of ['node-1', 'node-2']) assert.ok(r.json.context.reports.includes(`${honest}: dkg.false_complaint (culprit node-3)`), JSON.stringify(r.json.context));
+    } finally {
+      await c.stop();
+    }
+  });
+
+  test('an equivocating broadcast is detected by the echo and the sender named', async () => {
+    // Here the test is the relay (a coordinator colluding with node-3): it hands node-1 and node-2
+    // two different round-one broadcasts, both validly signed by node-3.
+    const c = await startTestCluster({ malicious: {} });
+    try {
+      const genesis = parseGenesis(readJson(join(c.home, 'genesis.json')));
+      const cluster = genesisHash(genesis);
+      const parties = ['node-1', 'node-2', 'node-3'];
+      const keyId = 'equivocation-test';
+      const start = { keyId, scheme: 'bip340' as const, threshold: 2, parties };
+      const sessionId = dkgSessionId(keyId, start);
+      const call = (node: string, path: string, body: unknown) => apiAt(c.nodeUrl(node))('POST', path, body);
+      const r1 = await Promise.all(parties.map((p) => call(p, '/v1/dkg/round1', { ...start, sessionId })));
+      assert.deepEqual(r1.map((r) => r.status), [200, 200, 200]);
+      const [e1, e2, e3a] = r1.map((r) => r.json as Envelope);
+      // A second, different, validly signed round-one broadcast by node-3 (fresh randomness).
+      const params = { sessionId, scheme: start.scheme, threshold: 2, parties, self: 'node-3', encryptionKeys: Object.fromEntries(genesis.nodes.map((n) => [n.id, n.encryptionKey])) };
+      const other = dkg.round1(params).broadcast;
+      const e3b = sealEnvelope({ cluster, session: sessionId, round: 'dkg/1', from: 'node-3', to: '*' }, other, (m) => c.malicious!.keystore.signIdentity(m));
+      assert.notDeepEqual(e3a.payload, e3b.payload);
+      const r2 = await Promise.all([
+        call('node-1', '/v1/dkg/round2', { sessionId, messages: [e2, e3a] }),
+        call('node-2', '/v1/dkg/round2', { sessionId, messages: [e1, e3b] }),
+        call('node-3', '/v1/dkg/round2', { sessionId, messages: [e1, e2] }),
+      ]);
+      assert.deepEqual(r2.map((r) => r.status), [200, 200, 200], JSON.stringify(r2.map((r) => r.json)));
+      const [f1, f2, f3] = r2.map((r) => r.json as Envelope);
+      const fin = await Promise.all([
+        call('node-1', '/v1/dkg/finish', { sessionId, messages: [f2, f3] }),
+        call('node-2', '/v1/dkg/finish', { sessionId, messages: [f1, f3] }),
+      ]);
+      for (const r of fin) {
+        assert.equal(r.status, 502, JSON.stringify(r.json));
+        assert.equal(r.json.code, 'dkg.equivocation');
+        assert.equal(r.json.culprit, 'node-3');
+      }
+      // The session is over on the honest nodes: retrying does not resurrect it.
+      const again = await call('node-1', '/v1/dkg/finish', { sessionId, messages: [f2, f3] });
+      assert.equal(again.status, 409);
+      assert.equal(again.json.code, 'dkg.aborted');
+    } finally {
+      await c.stop();
+    }
+  });
+});

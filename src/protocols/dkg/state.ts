@@ -8,10 +8,10 @@ import type { Group } from '../../crypto/group.ts';
 import type { DkgParams, DkgRound1State, DkgRound2State, DkgState } from './types.ts';
 
 /**
- * Serialised DKG state between rounds: canonical JSON with `version: 1` and the `step` it is
- * waiting in. The state holds SECRET shares (this party's own share and, after round 2, the shares
- * it received), so the caller seals the string (the node seals it with its HSM key, purpose
- * 'dkg-secret') and never logs or returns it. Errors here never quote the state.
+ * Serialised DKG state between rounds: canonical JSON with `version: 1` and the `step` it has
+ * completed ('round1' or 'round2'). The state holds SECRET shares (this party's own share and,
+ * after round 2, the shares it received), so the caller seals the string (the node seals it with
+ * its HSM key, purpose 'dkg-secret') and never logs or returns it. Errors here never quote the state.
  */
 export function serializeState(state: DkgState): string {
   return canonicalJson(state);

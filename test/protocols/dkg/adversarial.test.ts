@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fromHex, toHex } from '../../../src/common/bytes.ts';
+import { ProtocolAbort } from '../../../src/common/errors.ts';
+import { groupOf, type Scheme } from '../../../src/common/schemes.ts';
+import { proveDecryption } from '../../../src/crypto/decryption-proof.ts';
+import { eciesEncrypt } from '../../../src/crypto/ecies.ts';
+import { getGroup } from '../../../src/crypto/group.ts';
+import { shareContext } from '../../../src/protocols/dkg/params.ts';
+import { round1 } from '../../../src/protocols/dkg/index.ts';
+import type { Round1Payload } from '../../../src/protocols/dkg/types.ts';
+import { seededRng } from '../../crypto/rng.ts';
+import { abortsOf, makeNet, runDkg, signed, type Net, type RunOutcome } from './harness.ts';
+
+/** Every party in `who` aborted as a ProtocolAbort with `code`, naming `culprit`. */
+function assertNamed(out: RunOutcome, who: string[], code: string, culprit: string): void {
+  for (const p of who) assert.ok(out.errors[p] instanceof ProtocolAbort, `${p} aborted with a ProtocolAbort (got ${String(out.errors[p])})`);
+  assert.deepEqual(abortsOf(out, who), who.map(() => ({ code, culprit })));
+  for (const p of who) assert.equal(out.results[p], undefined, `${p} did not finish`);
+}
+
+const others = (net: Net, ...not: string[]) => net.parties.filter((p) => !not.includes(p));
+
+/** A valid-looking share ciphertext from `dealer` to `receiver` holding `share` (32 bytes). */
+function encryptShare(net: Net, dealer: string, receiver: string, share: Uint8Array, rngSeed: string): string {
+  const params = net.params(dealer);
+  return toHex(eciesEncrypt(fromHex(params.encryptionKeys[receiver]), share, shareContext(params, dealer, receiver), seededRng(rngSeed)));
+}
+
+for (const scheme of ['frost-secp256k1', 'frost-ed25519'] as Scheme[]) {
+  const g = getGroup(groupOf(scheme));
+  describe(`DKG adversaries are named (${scheme}, 3-of-4)`, () => {
+    const cheater = 'node-b';
+    const victim = 'node-c';
+
+    it('a dealer that sends a wrong (well-encrypted) share: the victim complains, everyone names the dealer', () => {
+      const net = makeNet(scheme, 3, 4, 'bad-share');
+      const out = runDkg(net, {
+        mutate1: (from, p) => from !== cheater ? p : {
+          ...p,
+          shares: { ...p.shares, [victim]: encryptShare(net, cheater, victim, g.encodeScalar(g.randomScalar(seededRng('x'))), 'enc') },
+        },
+      });
+      // Round 2 went through everywhere: the victim complained instead of aborting.
+      assert.deepEqual(Object.keys(out.round2).sort(), net.parties);
+      assert.deepEqual(out.round2[victim].payload.complaints.map((c) => c.accused), [cheater]);
+      for (const p of others(net, victim)) assert.deepEqual(out.round2[p].payload.complaints, []);
+      // (The cheater's own state holds its unaltered broadcast, so it sees its own equivocation.)
+      assertNamed(out, others(net, cheater), 'dkg.bad_share', cheater);
+    });
+
+    it('a dealer whose ciphertext does not open (wrong context, junk scalar, garbage) is named', () => {
+      const net = makeNet(scheme, 3, 4, 'bad-ciphertext');
+      const variants: Record<string, (p: Round1Payload) => string> = {
+        'share encrypted for another receiver': () => {
+          const params = net.params(cheater);
+          return toHex(eciesEncrypt(fromHex(params.encryptionKeys[victim]), g.encodeScalar(5n), shareContext(params, cheater, 'node-d'), seededRng('w')));
+        },
+        'not a canonical scalar': () => encryptShare(net, cheater, victim, new Uint8Array(32).fill(0xff), 'ff'),
+        'garbage body': (p) => p.shares[victim].slice(0, 66) + 'ab'.repeat(48),
+      };
+      for (const [label, forge] of Object.entries(variants)) {
+        const out = runDkg(net, { mutate1: (from, p) => from !== cheater ? p : { ...p, shares: { ...p.shares, [victim]: forge(p) } } });
+        assert.deepEqual(out.round2[victim]?.payload.complaints.map((c) => c.accused), [cheater], label);
+        assertNamed(out, others(net, cheater), 'dkg.bad_share', cheater);
+      }
+    });
+
+    it('a false complaint (with a true decryption proof) names the complainer', () => {
+      const net = makeNet(scheme, 3, 4, 'false-complaint');
+      const r1: Record<string, Round1Payload> = {};
+      const out = runDkg(net, {
+        mutate1: (from, p) => (r1[from] = p),
+        mutate2: (from, p) => {
+          if (from !== victim) return p;
+          const params = net.params(victim);
+          const context = shareContext(params, cheater, victim);
+          const revealed = proveDecryption(net.encryptionSecret(victim), fromHex(r1[cheater].shares[victim]), context, seededRng('fc'));
+          return { ...p, complaints: [{ accused: cheater, shared: toHex(revealed.shared), proof: toHex(revealed.proof) }] };
+        },
+      });
+      assertNamed(out, others(net, victim), 'dkg.false_complaint', victim);
+    });
+
+    it('a complaint whose decryption proof does not verify names the complainer', () => {
+      const net = makeNet(scheme, 3, 4, 'bad-complaint');
+      const r1: Record<string, Round1Payload> = {};
+      const out = runDkg(net, {
+        mutate1: (from, p) => (r1[from] = p),
+        mutate2: (from, p) => {
+          if (from !== victim) return p;
+          // A real proof, but for another party's ciphertext: it does not bind this one.
+          const params = net.params(victim);
+          const revealed = proveDecryption(net.encryptionSecret(victim), fromHex(r1['node-d'].shares[victim]), shareContext(params, 'node-d', victim), seededRng('bc'));
+          return { ...p, complaints: [{ accused: cheater, shared: toHex(revealed.shared), proof: toHex(revealed.proof) }] };
+        },
+      });
+      assertNamed(out, others(net, victim), 'dkg.bad_complaint', victim);
+    });
+
+    it('an equivocating dealer (two validly signed round-1 broadcasts) is named by everyone', () => {
+      const net = makeNet(scheme, 3, 4, 'equivocation');
+      const second = round1(net.params(cheater), seededRng('second')).broadcast;
+      const out = runDkg(net, {
+        deliver1: (from, to, msg) => (from === cheater && to === 'node-d' ? signed(net, cheater, 'dkg/1', second) : msg),
+      });
+      // The different broadcast alone is well-formed: nobody could tell in round 2.
+      assert.deepEqual(Object.keys(out.round2).sort(), net.parties);
+      assertNamed(out, others(net, cheater), 'dkg.equivocation', cheater);
+    });
+
+    it('an equivocation in one share only is caught by the echo too', () => {
+      const net = makeNet(scheme, 3, 4, 'equivocation-share');
+      const out = runDkg(net, {
+        deliver1: (from, to, msg) => {
+          if (from !== cheater || to !== victim) return msg;
+          const shares = { ...msg.payload.shares, 'node-d': encryptShare(net, cheater, 'node-d', g.encodeScalar(1n), 'eq') };
+          return signed(net, cheater, 'dkg/1', { ...msg.payload, shares });
+        },
+      });
+      assertNamed(out, others(net, cheater), 'dkg.equivocation', cheater);
+    });
+
+    it('a party that echoes a digest the dealer never signed is named', () => {
+      const net = makeNet(scheme, 3, 4, 'lying-echo');
+      const liar = 'node-d';
+      const out = runDkg(net, {
+        mutate2: (from, p) => from !== liar ? p : { ...p, echoes: { ...p.echoes, [cheater]: { ...p.echoes[cheater], digest: 'ab'.repeat(32) } } },
+      });
+      assertNamed(out, others(net, liar), 'dkg.bad_echo', liar);
+    });
+
+    it('a bad proof of knowledge is named in round 2: a replayed proof, and a tampered one', () => {
+      const net = makeNet(scheme, 3, 4, 'bad-pok');
+      const r1: Record<string, Round1Payload> = {};
+      // Rogue-key replay: copy node-a's constant-term commitment and proof as one's own.
+      const replay = runDkg(net, {
+        mutate1: (from, p) => {
+          r1[from] = p;
+          return from !== cheater ? p : { ...p, commitments: [r1['node-a'].commitments[0], ...p.commitments.slice(1)], proofOfKnowledge: r1['node-a'].proofOfKnowledge };
+        },
+      });
+      assertNamed(replay, others(net, cheater), 'dkg.bad_proof', cheater);
+      for (const p of others(net, cheater)) assert.equal(replay.round2[p], undefined, `${p} aborted in round 2`);
+      const tampered = runDkg(net, {
+        mutate1: (from, p) => from !== cheater ? p : { ...p, proofOfKnowledge: p.proofOfKnowledge.slice(0, -2) + (p.proofOfKnowledge.endsWith('00') ? '01' : '00') },
+      });
+      assertNamed(tampered, others(net, cheater), 'dkg.bad_proof', cheater);
+    });
+
+    it('a message whose signature does not verify is blamed on its sender, in either round', () => {
+      const net = makeNet(scheme, 3, 4, 'bad-signature');
+      const out1 = runDkg(net, { deliver1: (from, to, msg) => (from === cheater && to === victim ? { ...msg, signature: signed(net, cheater, 'dkg/2', msg.payload).signature } : msg) });
+      assert.deepEqual(abortsOf(out1, [victim]), [{ code: 'dkg.bad_signature', culprit: cheater }]);
+      const out2 = runDkg(net, { deliver2: (from, to, msg) => (from === cheater && to === victim ? { ...msg, signature: '00'.repeat(64) } : msg) });
+      assert.deepEqual(abortsOf(out2, [victim]), [{ code: 'dkg.bad_signature', culprit: cheater }]);
+    });
+  });
+}

@@ -37,7 +37,7 @@ export async function runDkg(cluster: Cluster, req: { scheme: Scheme; threshold:
   onRelay?.('dkg/3', r3);
   const confirmed = await all((p) => cluster.client(p).post<{ publicKey: string; attestations: KeyAttestation[] }>('/v1/dkg/confirm', { sessionId, messages: others(r3, p) }));
   const publicKey = confirmed[0].publicKey;
-  const attestations = r3.map((e) => e.payload as unknown as KeyAttestation);
+  const attestations = confirmed[0].attestations;
   // Every party derives the public package from the same transcript; fetch all and require agreement.
   const pubs = await all((p) => cluster.client(p).get<GroupPublic>(`/v1/keys/${keyId}/public`));
   const ref = JSON.stringify(pubs[0]);

@@ -37,6 +37,18 @@ export type NodeFaults = {
   signatureShare?: (share: string) => string;
 };
 
+/** The dkg/3 broadcast: the party's key attestation and the echo that closes round two. */
+export type Round3Payload = { attestation: KeyAttestation; echoes: Record<string, { digest: string; signature: string }> };
+
+function parseRound3(from: string, payload: unknown): Round3Payload {
+  const p = payload as Partial<Round3Payload> | null;
+  if (!p || typeof p !== 'object' || !p.attestation || typeof p.attestation !== 'object' || !p.echoes || typeof p.echoes !== 'object') {
+    throw new ProtocolAbort('dkg.bad_message', from, `${from}'s dkg/3 message is malformed`);
+  }
+  if (p.attestation.node !== from) throw new ProtocolAbort('dkg.bad_attestation', from, `${from} sent an attestation in another node's name`);
+  return p as Round3Payload;
+}
+
 export class NodeService {
   readonly id: string;
   readonly cluster: string;
@@ -194,7 +206,7 @@ export class NodeService {
   }
 
   dkgFinish(sessionId: string, messages: unknown): Envelope {
-    return this.#dkgStep(sessionId, 'dkg/2', 'dkg/3', messages, ({ row, params, state, inbound }) => {
+    return this.#dkgStep(sessionId, 'dkg/2', 'dkg/3', messages, ({ row, params, state, inbound, envelopes }) => {
       const result: DkgResult = dkg.finish(state, inbound as Parameters<typeof dkg.finish>[1], this.#verifier.authenticator(sessionId));
       const { secretShare, ...pub } = result;
       const keyPublic: KeyPublic = pub;
@@ -202,7 +214,10 @@ export class NodeService {
       const sealedShare = this.#ks.seal(secretShare, this.#ctx(row.key_id, 'key-share'));
       wipe(secretShare);
       const attestation = signAttestation(this.cluster, this.id, { keyId: row.key_id, scheme: params.scheme, threshold: params.threshold, parties: params.parties, publicKey: report.publicKey, transcriptHash: result.transcriptHash }, this.#sign);
-      const env = this.#envelope(sessionId, 'dkg/3', BROADCAST, attestation);
+      // The echo that closes round two: what this node received from every other party.
+      const echoes = Object.fromEntries(envelopes.map((e) => [e.from, { digest: toHex(payloadDigest(e.payload)), signature: e.sig }]));
+      const payload: Round3Payload = { attestation, echoes };
+      const env = this.#envelope(sessionId, 'dkg/3', BROADCAST, payload as unknown as Json);
       this.#log.info('dkg.finished', { session: sessionId, key: row.key_id });
       // The DKG secret state is dropped (null): from here only the sealed share remains.
       return {
@@ -222,18 +237,32 @@ export class NodeService {
       const key = this.#store.getKey(s0.key_id);
       if (!key) throw new ConflictError('dkg.wrong_round', `session ${sessionId} has not finished on this node`);
       const mine = JSON.parse(key.attestation) as KeyAttestation;
-      const all = [mine, ...envelopes.map((e) => e.payload as unknown as KeyAttestation)];
+      const theirs = envelopes.map((e) => parseRound3(e.from, e.payload));
+      const all = [mine, ...theirs.map((t) => t.attestation)].sort((a, b) => params.parties.indexOf(a.node) - params.parties.indexOf(b.node));
       if (s0.status === 'done') {
         if (s0.inputs_digest === digest) return { keyId: s0.key_id, publicKey: mine.publicKey, attestations: all };
         throw new ReuseError('envelope.replayed', `session ${sessionId} was already confirmed with other messages`, 'coordinator');
       }
-      for (const e of envelopes) {
-        const a = e.payload as unknown as KeyAttestation;
-        if (a.node !== e.from) throw new ProtocolAbort('dkg.bad_attestation', e.from, `${e.from} sent an attestation in another node's name`);
-        if (a.publicKey !== mine.publicKey || a.transcriptHash !== mine.transcriptHash) {
-          throw new ProtocolAbort('dkg.inconsistent', e.from, `${e.from} attests another public key or transcript than this node computed: a broadcast was inconsistent`);
+      const myEchoes = (JSON.parse(s0.output) as Envelope<Round3Payload>).payload.echoes;
+      const auth = this.#verifier.authenticator(sessionId);
+      envelopes.forEach((e, i) => {
+        const { attestation: a, echoes } = theirs[i];
+        // Round two's echo: a party whose dkg/2 broadcast differs between receivers equivocated,
+        // provided the differing copy carries its signature; otherwise the echoer lied.
+        for (const [sender, mineEcho] of Object.entries(myEchoes)) {
+          if (sender === e.from) continue;
+          const echo = echoes[sender];
+          if (!echo || typeof echo.digest !== 'string' || typeof echo.signature !== 'string') throw new ProtocolAbort('dkg.bad_echo', e.from, `${e.from}'s round-two echo has no entry for ${sender}`);
+          if (echo.digest === mineEcho.digest) continue;
+          if (auth.verify(sender, 'dkg/2', BROADCAST, fromHex(echo.digest, 'digest', 32), echo.signature)) {
+            throw new ProtocolAbort('dkg.equivocation', sender, `${sender} sent different signed round-two broadcasts to ${this.id} and ${e.from}`);
+          }
+          throw new ProtocolAbort('dkg.bad_echo', e.from, `${e.from} echoes a round-two broadcast of ${sender} that ${sender} did not sign`);
         }
-      }
+        if (a.publicKey !== mine.publicKey || a.transcriptHash !== mine.transcriptHash) {
+          throw new ProtocolAbort('dkg.inconsistent', e.from, `${e.from} attests another public key or transcript than this node computed`);
+        }
+      });
       verifyKeyAttestations(this.#genesis, this.cluster, mine, all);
       this.#store.tx(() => {
         for (const e of envelopes) this.#store.recordSeen(sessionId, e.round, e.from, toHex(payloadDigest(e.payload)));

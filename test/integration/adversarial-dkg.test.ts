@@ -116,4 +116,48 @@ describe('DKG: cheaters are named', () => {
       await c.stop();
     }
   });
+
+  test('an equivocating round-two broadcast is caught by the attestation round and the sender named', async () => {
+    const c = await startTestCluster({ malicious: {} });
+    try {
+      const genesis = parseGenesis(readJson(join(c.home, 'genesis.json')));
+      const cluster = genesisHash(genesis);
+      const parties = ['node-1', 'node-2', 'node-3'];
+      const keyId = 'equivocation-round-two';
+      const start = { keyId, scheme: 'frost-ed25519' as const, threshold: 2, parties };
+      const sessionId = dkgSessionId(keyId, start);
+      const call = (node: string, path: string, body: unknown) => apiAt(c.nodeUrl(node))('POST', path, body);
+      const others = (envs: Envelope[], p: string) => envs.filter((e) => e.from !== p);
+      const r1 = (await Promise.all(parties.map((p) => call(p, '/v1/dkg/round1', { ...start, sessionId })))).map((r) => r.json as Envelope);
+      const r2 = (await Promise.all(parties.map((p) => call(p, '/v1/dkg/round2', { sessionId, messages: others(r1, p) })))).map((r) => r.json as Envelope);
+      // node-3 signs a second round-two broadcast that differs only in an echoed signature (which
+      // receivers check only when digests differ), and the colluding relay gives it to node-2.
+      const p3 = structuredClone(r2[2].payload) as unknown as Round2Payload;
+      p3.echoes['node-1'] = { ...p3.echoes['node-1'], signature: '00'.repeat(64) };
+      const f3b = sealEnvelope({ cluster, session: sessionId, round: 'dkg/2', from: 'node-3', to: '*' }, p3, (m) => c.malicious!.keystore.signIdentity(m));
+      const r3 = await Promise.all([
+        call('node-1', '/v1/dkg/finish', { sessionId, messages: [r2[1], r2[2]] }),
+        call('node-2', '/v1/dkg/finish', { sessionId, messages: [r2[0], f3b] }),
+        call('node-3', '/v1/dkg/finish', { sessionId, messages: [r2[0], r2[1]] }),
+      ]);
+      assert.deepEqual(r3.map((r) => r.status), [200, 200, 200], JSON.stringify(r3.map((r) => r.json)));
+      const e3 = r3.map((r) => r.json as Envelope);
+      const confirm = await Promise.all([
+        call('node-1', '/v1/dkg/confirm', { sessionId, messages: [e3[1], e3[2]] }),
+        call('node-2', '/v1/dkg/confirm', { sessionId, messages: [e3[0], e3[2]] }),
+      ]);
+      for (const r of confirm) {
+        assert.equal(r.status, 502, JSON.stringify(r.json));
+        assert.equal(r.json.code, 'dkg.equivocation');
+        assert.equal(r.json.culprit, 'node-3');
+      }
+      // Neither honest node activated the key.
+      for (const n of ['node-1', 'node-2']) {
+        const k = (await apiAt(c.nodeUrl(n))('GET', '/v1/keys')).json.keys.find((x: any) => x.id === keyId);
+        assert.notEqual(k?.state, 'active');
+      }
+    } finally {
+      await c.stop();
+    }
+  });
 });

@@ -4,19 +4,8 @@ import type { SignedNonceCommitment } from '../wire/nonce-commitment.ts';
 
 /** The coordinator's durable state (embedded SQLite). It holds no secrets: keys' public parts,
  * attestations, requests with their idempotency keys, and the pools of public nonce commitments. */
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS keys (
-  id TEXT PRIMARY KEY,
-  scheme TEXT NOT NULL,
-  threshold INTEGER NOT NULL,
-  parties TEXT NOT NULL,
-  public_key TEXT NOT NULL,
-  internal_key TEXT,
-  group_public TEXT NOT NULL,
-  attestations TEXT NOT NULL,
-  created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS requests (
+/** Sign requests with their idempotency keys; the legacy single-key signer keeps the same table. */
+export const REQUESTS_TABLE = `CREATE TABLE IF NOT EXISTS requests (
   id TEXT PRIMARY KEY,
   key_id TEXT NOT NULL,
   idempotency_key TEXT UNIQUE,
@@ -29,7 +18,21 @@ CREATE TABLE IF NOT EXISTS requests (
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS nonce_pool (
+`;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS keys (
+  id TEXT PRIMARY KEY,
+  scheme TEXT NOT NULL,
+  threshold INTEGER NOT NULL,
+  parties TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  internal_key TEXT,
+  group_public TEXT NOT NULL,
+  attestations TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+${REQUESTS_TABLE}CREATE TABLE IF NOT EXISTS nonce_pool (
   nonce_id TEXT PRIMARY KEY,
   key_id TEXT NOT NULL,
   quorum TEXT NOT NULL,

@@ -1,5 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js';
-import { p256 } from '@noble/curves/nist.js';
+import { verifyP256 } from '../crypto/p256-signature.ts';
 import { canonicalBytes, type Json } from '../common/canonical-json.ts';
 import { fromHex, toHex } from '../common/bytes.ts';
 import { AuthenticationError, ValidationError } from '../common/errors.ts';
@@ -41,8 +40,7 @@ export function sealEnvelope<P>(h: EnvelopeHeader, payload: P, sign: IdentitySig
 
 export function verifyIdentitySignature(publicKey: Uint8Array, message: Uint8Array, sigHex: string): boolean {
   try {
-    const sig = fromHex(sigHex, 'sig', 64);
-    return p256.verify(sig, sha256(message), publicKey, { prehash: false, lowS: true });
+    return verifyP256(publicKey, message, fromHex(sigHex, 'sig', 64));
   } catch {
     return false;
   }

@@ -1,3 +1,6 @@
+import { apiAt } from './http.ts';
+export { apiAt, type Api } from './http.ts';
+import type { Api } from './http.ts';
 import { mkdtempSync, rmSync, cpSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +20,6 @@ import { spawn } from 'node:child_process';
  * A real local cluster for integration tests: node and coordinator processes on 127.0.0.1 with
  * OS-chosen ports, each node with its own SoftHSM2 token in a temporary home. Stopped by the test.
  */
-export type Api = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; json: any; contentType: string }>;
-
 export type TestCluster = {
   home: string;
   /** Every line the node and coordinator processes wrote to stderr (their logs). */
@@ -36,19 +37,6 @@ export type TestCluster = {
   stop: () => Promise<void>;
 };
 
-export function apiAt(base: string): Api {
-  return async (method, path, body, headers = {}) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: unknown;
-    try { json = JSON.parse(text); } catch { json = text; }
-    return { status: res.status, json, contentType: res.headers.get('content-type') ?? '' };
-  };
-}
 
 export type MaliciousNode = { id: string; keystore: SoftwareKeystore; service: NodeService; url: string };
 

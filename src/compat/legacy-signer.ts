@@ -1,0 +1,242 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { canonicalBytes } from '../common/canonical-json.ts';
+import { fromHex, toHex } from '../common/bytes.ts';
+import { ConflictError, HsmError, NotFoundError, ValidationError, asCustosError } from '../common/errors.ts';
+import { installProblemHandlers, listenUrl } from '../common/http.ts';
+import { jsonLogger, type Logger } from '../common/logger.ts';
+import { problemOf, PROBLEM_CONTENT_TYPE } from '../common/problem.ts';
+import * as S from '../coordinator/schemas.ts';
+import { Pkcs11Ed25519Signer } from '../hsm/pkcs11-ed25519.ts';
+import { resolvePin } from '../hsm/pin.ts';
+import { provisionSoftHsmToken, softHsmTokenExists, useSoftHsmConf } from '../hsm/softhsm.ts';
+import { LegacyStore, type LegacyRequestRow } from './legacy-store.ts';
+
+/**
+ * The legacy single-key HSM signer (ARCHITECTURE.md, compat/): one Ed25519 key in a PKCS#11 token
+ * behind the coordinator's sign route, POST /v1/keys/:id/sign {"payload":{"type":"message","hex"}}
+ * -> {"requestId","signature"}. It is the baseline custos' threshold signing is measured against,
+ * so it keeps the coordinator's production discipline: schema-checked bodies, problem+json errors,
+ * every request recorded durably before the HSM signs and updated after, Idempotency-Key replays.
+ */
+
+/** What the front door needs of its signer: one key, synchronous signing (pkcs11-ed25519.ts). */
+export type SingleKeySigner = {
+  readonly keyId: string;
+  publicKey(): Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+  healthy(): boolean;
+};
+
+export type LegacyApiDeps = {
+  signer: SingleKeySigner;
+  store: LegacyStore;
+  log: Logger;
+  bodyLimit?: number;
+  /** Verify every signature with @noble/curves before answering (about 2 ms each); default off, as a single-key HSM signer trusts its HSM. */
+  verifySignatures?: boolean;
+};
+
+export const LEGACY_SCHEME = 'ed25519';
+const IDEMPOTENCY_RE = /^[\x21-\x7e]{1,255}$/;
+
+const keySchema = {
+  type: 'object',
+  required: ['id', 'scheme', 'publicKey'],
+  properties: { id: { type: 'string' }, scheme: { type: 'string', enum: [LEGACY_SCHEME] }, publicKey: { type: 'string', description: 'hex: 32-byte Ed25519 public key (RFC 8032)' } },
+} as const;
+
+type ReplyLike = { code: (n: number) => unknown; type: (t: string) => unknown };
+type SignBody = { payload: { type: 'message'; hex: string } };
+
+/** What an Idempotency-Key is bound to: the key and the canonical body (as the coordinator binds it). */
+export function legacyRequestHash(keyId: string, body: SignBody): string {
+  return toHex(sha256(canonicalBytes({ keyId, body })));
+}
+
+export function buildLegacyApi(d: LegacyApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }, bodyLimit: d.bodyLimit ?? 8 * 1024 * 1024 });
+  installProblemHandlers(app, d.log);
+  const keyId = d.signer.keyId;
+  const publicKey = d.signer.publicKey();
+  const keyView = { id: keyId, scheme: LEGACY_SCHEME, publicKey: toHex(publicKey) };
+  const requireKey = (id: string) => { if (id !== keyId) throw new NotFoundError('key', id); };
+
+  /** Signs, checks if asked, and records the outcome; the row was inserted as SIGNING before. */
+  const signAndFinish = (requestId: string, message: Uint8Array): { requestId: string; signature: string } => {
+    try {
+      const sig = d.signer.sign(message);
+      if (d.verifySignatures && !ed25519.verify(sig, message, publicKey)) throw new HsmError('hsm.bad_signature', `the HSM returned a signature that does not verify under key ${keyId}`);
+      const signature = toHex(sig);
+      d.store.finishRequest(requestId, 'SIGNED', { signature });
+      return { requestId, signature };
+    } catch (e) {
+      const err = asCustosError(e);
+      d.store.finishRequest(requestId, 'FAILED', { error: JSON.stringify(problemOf(err)) });
+      d.log.warn('sign.failed', { request: requestId, key: keyId, code: err.code });
+      throw err;
+    }
+  };
+
+  /**
+   * The answer to a repeated Idempotency-Key. Signing runs synchronously from insert to update,
+   * so a row still SIGNING was left by a process that stopped in between: it is finished now.
+   * Ed25519 is deterministic (RFC 8032 §5.1.6), so this signature equals any the dead process
+   * may have produced.
+   */
+  const replayPrior = (prior: LegacyRequestRow, bodyHash: string, reply: ReplyLike) => {
+    if (prior.body_hash !== bodyHash) {
+      throw new ValidationError('this Idempotency-Key was already used with a different request body', { code: 'request.idempotency_mismatch', status: 422 });
+    }
+    if (prior.status === 'SIGNED') return { requestId: prior.id, signature: prior.signature! };
+    if (prior.status === 'FAILED') {
+      const p = JSON.parse(prior.error!);
+      reply.code(p.status);
+      reply.type(PROBLEM_CONTENT_TYPE);
+      return p;
+    }
+    d.log.warn('sign.resumed', { request: prior.id, key: keyId });
+    const payload = JSON.parse(prior.payload) as SignBody['payload'];
+    return signAndFinish(prior.id, fromHex(payload.hex, 'payload.hex'));
+  };
+
+  app.get('/healthz', async (_req, reply) => {
+    const ok = d.signer.healthy();
+    void reply.code(ok ? 200 : 503);
+    return { status: ok ? 'ok' : 'unavailable', keyId };
+  });
+
+  app.get('/v1/keys', async () => ({ keys: [keyView] }));
+
+  app.get('/v1/keys/:id', { schema: { params: S.idParam, response: { 200: keySchema } } }, async (req) => {
+    requireKey((req.params as { id: string }).id);
+    return keyView;
+  });
+
+  app.post('/v1/keys/:id/sign', { schema: { params: S.idParam, body: S.signBody, response: { 200: S.signResult } } }, async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    const body = req.body as SignBody;
+    requireKey(id);
+    const message = fromHex(body.payload.hex, 'payload.hex');
+    const idem = req.headers['idempotency-key'];
+    if (idem !== undefined && (typeof idem !== 'string' || !IDEMPOTENCY_RE.test(idem))) throw new ValidationError('Idempotency-Key must be 1..255 printable ASCII characters', { code: 'request.bad_idempotency_key' });
+    const bodyHash = legacyRequestHash(id, body);
+    if (idem) {
+      const prior = d.store.requestByIdempotencyKey(idem);
+      if (prior) return replayPrior(prior, bodyHash, reply as unknown as ReplyLike);
+    }
+    const requestId = randomUUID();
+    try {
+      d.store.insertRequest({ id: requestId, key_id: id, idempotency_key: idem ?? null, body_hash: bodyHash, payload: JSON.stringify(body.payload) });
+    } catch {
+      const prior = idem ? d.store.requestByIdempotencyKey(idem) : undefined;
+      if (prior) return replayPrior(prior, bodyHash, reply as unknown as ReplyLike);
+      throw new ConflictError('request.conflict', 'could not record the request');
+    }
+    return signAndFinish(requestId, message);
+  });
+
+  app.get('/v1/requests/:id', { schema: { params: S.idParam } }, async (req) => {
+    const rid = (req.params as { id: string }).id;
+    const r = d.store.getRequest(rid);
+    if (!r) throw new NotFoundError('request', rid);
+    return {
+      id: r.id, keyId: r.key_id, status: r.status,
+      ...(r.signature ? { signature: r.signature } : {}),
+      ...(r.error ? { error: JSON.parse(r.error) } : {}),
+      createdAt: r.created_at, updatedAt: r.updated_at,
+    };
+  });
+
+  return app;
+}
+
+export type LegacySignerOptions = {
+  /** Holds the SoftHSM token (hsm/), the user PIN file when custos chose the PIN, and legacy-signer.db. */
+  dataDir: string;
+  /** TCP port on 127.0.0.1; default 0 (chosen by the OS). */
+  port?: number;
+  /** Default 'custos-legacy'. */
+  tokenLabel?: string;
+  /** User PIN. Omitted: read from <dataDir>/hsm-pin, which is written (0600, random PIN) when the token is created. */
+  pin?: string;
+  /** PKCS#11 module; default the system SoftHSM2. */
+  modulePath?: string;
+  verifySignatures?: boolean;
+  log?: Logger;
+};
+
+export type RunningLegacySigner = {
+  url: string;
+  keyId: string;
+  /** Hex, 32 bytes. */
+  publicKey: string;
+  close(): Promise<void>;
+};
+
+export const LEGACY_TOKEN_LABEL = 'custos-legacy';
+export const LEGACY_PIN_FILE = 'hsm-pin';
+export const LEGACY_DB_FILE = 'legacy-signer.db';
+
+/**
+ * Provisions (first run) and opens the signer's own SoftHSM token in `dataDir`, opens its request
+ * log and serves on 127.0.0.1. The process then uses that token directory's softhsm2.conf
+ * (one process, one token directory: softhsm.ts); run it as its own process beside a cluster.
+ */
+export async function startLegacySigner(opts: LegacySignerOptions): Promise<RunningLegacySigner> {
+  const dataDir = resolve(opts.dataDir);
+  const tokenLabel = opts.tokenLabel ?? LEGACY_TOKEN_LABEL;
+  const log = opts.log ?? jsonLogger('legacy-signer');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const pinFile = join(dataDir, LEGACY_PIN_FILE);
+  const exists = softHsmTokenExists(dataDir, tokenLabel);
+  // The PIN file is written before the token exists: a crash in between must not leave a token whose PIN nobody knows.
+  const pin = opts.pin ?? (exists ? resolvePin({ pinFile }) : writePinFile(pinFile));
+  const tok = provisionSoftHsmToken({ dataDir, label: tokenLabel, soPin: randomBytes(12).toString('hex'), userPin: pin, modulePath: opts.modulePath });
+  if (tok.created) log.info('legacy.token_created', { token: tokenLabel });
+  useSoftHsmConf(tok.confPath);
+  const signer = Pkcs11Ed25519Signer.open({ modulePath: tok.modulePath, tokenLabel, pin });
+  let store: LegacyStore | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    store = new LegacyStore(join(dataDir, LEGACY_DB_FILE));
+    app = buildLegacyApi({ signer, store, log, verifySignatures: opts.verifySignatures });
+    const url = await listenUrl(app, '127.0.0.1', opts.port ?? 0);
+    log.info('legacy.listening', { url, key: signer.keyId });
+    let closing: Promise<void> | undefined;
+    const a = app;
+    const s = store;
+    return {
+      url,
+      keyId: signer.keyId,
+      publicKey: toHex(signer.publicKey()),
+      close: () => {
+        closing ??= (async () => {
+          try { await a.close(); } finally {
+            s.close();
+            signer.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    try { await app?.close(); } catch { /* already failing */ }
+    store?.close();
+    signer.close();
+    throw e;
+  }
+}
+
+/** A fresh random user PIN, stored owner-only (write then rename, so a reader never sees half a file). */
+function writePinFile(path: string): string {
+  const pin = randomBytes(16).toString('hex');
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, pin + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+  return pin;
+}

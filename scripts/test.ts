@@ -29,5 +29,5 @@ if (filter.length === 0) {
   }
 }
 const files = filter.length ? filter.map((f) => resolve(f)) : testFiles(join(root, 'test'));
-const run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=600000', '--disable-warning=ExperimentalWarning', ...files], { stdio: 'inherit', cwd: root, env: { ...process.env, CUSTOS_TEST: '1' } });
+const run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=300000', '--disable-warning=ExperimentalWarning', ...files], { stdio: 'inherit', cwd: root, env: { ...process.env, CUSTOS_TEST: '1' } });
 process.exit(run.status ?? 1);

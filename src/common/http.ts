@@ -1,4 +1,5 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Server } from 'node:http';
+import type { FastifyError, FastifyHttpOptions, FastifyInstance } from 'fastify';
 import { CustosError, ValidationError } from './errors.ts';
 import { problemOf, PROBLEM_CONTENT_TYPE } from './problem.ts';
 import type { Logger } from './logger.ts';
@@ -40,4 +41,23 @@ export async function listenUrl(app: FastifyInstance, host: string, port: number
   await app.listen({ host, port });
   const addr = app.server.address();
   return `http://${host}:${typeof addr === 'object' && addr ? addr.port : port}`;
+}
+
+/**
+ * Options every custos server is built with: no type coercion (a "2" is not a 2), a body limit,
+ * and framework-level errors (malformed URL, over-long parameter) as problem+json too.
+ */
+export function serverOptions(bodyLimit: number): FastifyHttpOptions<Server> {
+  return {
+    logger: false,
+    bodyLimit,
+    routerOptions: { maxParamLength: 200 },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    frameworkErrors: (err, _req, reply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      const p = problemOf(new ValidationError(`malformed request: ${err.message.slice(0, 200)}`, { code: 'request.malformed', status }));
+      const r = reply as unknown as { code: (n: number) => { type: (t: string) => { send: (b: unknown) => void } } };
+      r.code(status).type(PROBLEM_CONTENT_TYPE).send(p);
+    },
+  };
 }

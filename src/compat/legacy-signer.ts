@@ -7,7 +7,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalBytes } from '../common/canonical-json.ts';
 import { fromHex, toHex } from '../common/bytes.ts';
 import { ConflictError, HsmError, NotFoundError, ValidationError, asCustosError } from '../common/errors.ts';
-import { installProblemHandlers, listenUrl } from '../common/http.ts';
+import { installProblemHandlers, listenUrl, serverOptions } from '../common/http.ts';
 import { jsonLogger, type Logger } from '../common/logger.ts';
 import { problemOf, PROBLEM_CONTENT_TYPE } from '../common/problem.ts';
 import * as S from '../coordinator/schemas.ts';
@@ -59,7 +59,7 @@ export function legacyRequestHash(keyId: string, body: SignBody): string {
 }
 
 export function buildLegacyApi(d: LegacyApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }, bodyLimit: d.bodyLimit ?? 8 * 1024 * 1024 });
+  const app = Fastify(serverOptions(d.bodyLimit ?? 8 * 1024 * 1024));
   installProblemHandlers(app, d.log);
   const keyId = d.signer.keyId;
   const publicKey = d.signer.publicKey();

@@ -4,11 +4,12 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalBytes } from '../common/canonical-json.ts';
 import { fromHex, toHex } from '../common/bytes.ts';
 import { ConflictError, NotFoundError, ValidationError, asCustosError } from '../common/errors.ts';
-import { installProblemHandlers } from '../common/http.ts';
+import { installProblemHandlers, serverOptions } from '../common/http.ts';
 import { problemOf, PROBLEM_CONTENT_TYPE } from '../common/problem.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Scheme } from '../common/schemes.ts';
-import type { Genesis } from '../wire/genesis.ts';
+import { genesisHash, type Genesis } from '../wire/genesis.ts';
+import { verifyKeyAttestations } from '../wire/attestation.ts';
 import type { Envelope } from '../wire/envelope.ts';
 import { keyView, type CoordinatorStore, type RequestRow } from './store.ts';
 import type { Cluster } from './cluster.ts';
@@ -35,7 +36,7 @@ export type ApiDeps = {
 const IDEMPOTENCY_RE = /^[\x21-\x7e]{1,255}$/;
 
 export function buildApi(d: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }, bodyLimit: d.bodyLimit ?? 8 * 1024 * 1024 });
+  const app = Fastify(serverOptions(d.bodyLimit ?? 8 * 1024 * 1024));
   installProblemHandlers(app, d.log);
   const signed = d.metrics.counter('custos_signatures_total', 'Signatures produced, by scheme');
   const failed = d.metrics.counter('custos_sign_failures_total', 'Sign requests that failed, by code');
@@ -70,6 +71,8 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     const { min, max } = d.genesis.thresholds;
     if (b.threshold < min || b.threshold > max) throw new ValidationError(`threshold must be between ${min} and ${max} in this cluster`, { code: 'key.bad_threshold' });
     const out = await runDkg(d.cluster, { scheme: b.scheme, threshold: b.threshold, parties: ordered }, d.onRelay);
+    // What the API will hand out must pass the same check a client runs (custos keys show --verify).
+    verifyKeyAttestations(d.genesis, genesisHash(d.genesis), { keyId: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: ordered, publicKey: out.publicKey, transcriptHash: out.attestations[0]?.transcriptHash ?? '' }, out.attestations);
     const row = d.store.insertKey({
       id: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: JSON.stringify(ordered), public_key: out.publicKey,
       internal_key: out.groupPublic.internalKey ?? null, group_public: JSON.stringify(out.groupPublic), attestations: JSON.stringify(out.attestations),
@@ -123,7 +126,8 @@ export function buildApi(d: ApiDeps): FastifyInstance {
       return { requestId, signature: out.signature, signers: out.signers };
     } catch (e) {
       const err = asCustosError(e);
-      d.store.finishRequest(requestId, 'FAILED', { error: JSON.stringify(problemOf(err)) });
+      // No signature came out, so a retry under the same Idempotency-Key cannot sign twice: free it.
+      d.store.finishRequest(requestId, 'FAILED', { error: JSON.stringify(problemOf(err)), releaseIdempotencyKey: true });
       failed({ code: err.code });
       d.log.warn('sign.failed', { request: requestId, key: keyId, code: err.code, culprit: err.culprit ?? null });
       throw err;

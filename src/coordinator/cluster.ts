@@ -1,5 +1,6 @@
 import { genesisHash, identityKeys, type Genesis } from '../wire/genesis.ts';
 import { EnvelopeVerifier, parseEnvelope, type Envelope } from '../wire/envelope.ts';
+import { verifyNonceCommitment, type SignedNonceCommitment } from '../wire/nonce-commitment.ts';
 import { NodeClient, type NodeEndpoint } from './node-client.ts';
 import { ConfigError, ProtocolAbort } from '../common/errors.ts';
 
@@ -12,11 +13,13 @@ export class Cluster {
   readonly #up = new Map<string, boolean>();
   /** Verifies envelopes received straight from a node: a bad one is that node's fault. */
   readonly verifier: EnvelopeVerifier;
+  readonly #identityKeys: Record<string, Uint8Array>;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(genesis: Genesis, endpoints: NodeEndpoint[], timeoutMs?: number) {
     this.clients = new Map();
-    this.verifier = new EnvelopeVerifier(genesisHash(genesis), identityKeys(genesis));
+    this.#identityKeys = identityKeys(genesis);
+    this.verifier = new EnvelopeVerifier(genesisHash(genesis), this.#identityKeys);
     for (const n of genesis.nodes) {
       const ep = endpoints.find((e) => e.id === n.id);
       if (!ep) throw new ConfigError(`no URL configured for genesis node ${n.id}`);
@@ -44,6 +47,12 @@ export class Cluster {
     return e;
   }
 
+  /** Checks a pooled nonce commitment's signature by its owner. */
+  verifyCommitment(c: SignedNonceCommitment): boolean {
+    const key = this.#identityKeys[c.party];
+    return key !== undefined && verifyNonceCommitment(this.verifier.cluster, c, key);
+  }
+
   isUp(id: string): boolean { return this.#up.get(id) ?? false; }
 
   readonly #suspectUntil = new Map<string, number>();
@@ -54,11 +63,10 @@ export class Cluster {
   markUp(id: string): void { this.#up.set(id, true); }
 
   async probe(): Promise<Record<string, boolean>> {
-    const out: Record<string, boolean> = {};
     await Promise.all([...this.clients.values()].map(async (c) => {
-      try { await c.get('/v1/info', 2000); this.#up.set(c.id, true); out[c.id] = true; } catch { this.#up.set(c.id, false); out[c.id] = false; }
+      try { await c.get('/v1/info', 2000); this.#up.set(c.id, true); } catch { this.#up.set(c.id, false); }
     }));
-    return out;
+    return Object.fromEntries([...this.clients.keys()].map((id) => [id, this.isUp(id)]));
   }
 
   startProbing(intervalMs = 2000): void {

@@ -40,27 +40,50 @@ export async function runDkg(cluster: Cluster, req: { scheme: Scheme; threshold:
   const attestations = confirmed[0].attestations;
   // Every party derives the public package from the same transcript; fetch all and require agreement.
   const pubs = await all((p) => cluster.client(p).get<GroupPublic>(`/v1/keys/${keyId}/public`));
-  const ref = JSON.stringify(pubs[0]);
-  pubs.forEach((g, i) => {
-    if (JSON.stringify(g) !== ref || g.publicKey !== publicKey) throw new ProtocolAbort('dkg.inconsistent', req.parties[i], `${req.parties[i]} reports another public package than ${req.parties[0]}`);
+  const texts = pubs.map((g) => JSON.stringify(g));
+  const ref = texts.find((t) => texts.filter((x) => x === t).length * 2 > texts.length);
+  if (!ref) throw new CustosError('dkg.inconsistent', 'the parties report different public packages and no majority agrees', { status: 502 });
+  texts.forEach((t, i) => {
+    if (t !== ref) throw new ProtocolAbort('dkg.inconsistent', req.parties[i], `${req.parties[i]} reports another public package than the other parties`);
   });
-  return { keyId, publicKey, attestations, groupPublic: pubs[0] };
+  const groupPublic = JSON.parse(ref) as GroupPublic;
+  if (groupPublic.publicKey !== publicKey) throw new CustosError('dkg.inconsistent', 'the attested public key differs from the public package', { status: 502 });
+  return { keyId, publicKey, attestations, groupPublic };
 }
 
 /**
- * Runs one step on every party. If any fails, the error reported by the most parties wins (a
- * cheater's own view must not outvote the honest parties'), and every party's report is attached.
+ * Runs one step on every party. If any fails: a failure the coordinator itself proved (an
+ * envelope it verified, a ProtocolAbort of its own) names its culprit. A culprit that nodes only
+ * claim is named when most of the parties other than the accused claim it (a cheater cannot
+ * frame an honest node on its own word); otherwise the abort is reported as disputed. Every
+ * party's report is attached.
  */
 async function settleAll<T>(parties: string[], fn: (party: string) => Promise<T>): Promise<T[]> {
   const results = await Promise.allSettled(parties.map(fn));
   const failures = results.map((r, i) => ({ r, party: parties[i] })).filter((x) => x.r.status === 'rejected');
   if (failures.length === 0) return results.map((r) => (r as PromiseFulfilledResult<T>).value);
   const errs = failures.map((f) => ({ party: f.party, e: asCustosError((f.r as PromiseRejectedResult).reason) }));
-  const votes = new Map<string, number>();
-  for (const { e } of errs) votes.set(`${e.code}|${e.culprit}`, (votes.get(`${e.code}|${e.culprit}`) ?? 0) + 1);
-  const best = [...votes.entries()].sort((a, b) => b[1] - a[1])[0][0];
-  const winner = errs.find(({ e }) => `${e.code}|${e.culprit}` === best)!.e;
-  const reports = errs.map(({ party, e }) => `${party}: ${e.code}${e.culprit ? ` (culprit ${e.culprit})` : ''}`);
-  if (winner instanceof ProtocolAbort) throw new ProtocolAbort(winner.code, winner.culprit!, winner.message, { ...(winner.detail ?? {}), reports });
-  throw new CustosError(winner.code, winner.message, { status: winner.status, culprit: winner.culprit, detail: { ...(winner.detail ?? {}), reports } });
+  const claimOf = (e: CustosError) => (typeof e.detail?.claimedCulprit === 'string' ? e.detail.claimedCulprit : undefined);
+  const reports = errs.map(({ party, e }) => `${party}: ${e.code}${e.culprit ?? claimOf(e) ? ` (culprit ${e.culprit ?? claimOf(e)})` : ''}`);
+  const proven = errs.find(({ e }) => e instanceof ProtocolAbort && e.detail?.reportedBy === undefined);
+  if (proven) {
+    const e = proven.e;
+    throw new ProtocolAbort(e.code, e.culprit!, e.message, { ...(e.detail ?? {}), reports });
+  }
+  const claims = new Map<string, { code: string; message: string; by: Set<string> }>();
+  for (const { party, e } of errs) {
+    const c = claimOf(e);
+    if (!c || c === 'coordinator' || c === 'client' || c === party || !parties.includes(c)) continue;
+    const k = `${c}|${e.code}`;
+    if (!claims.has(k)) claims.set(k, { code: e.code, message: e.message, by: new Set() });
+    claims.get(k)!.by.add(party);
+  }
+  for (const [k, v] of claims) {
+    const accused = k.split('|')[0];
+    const others = parties.filter((p) => p !== accused).length;
+    if (v.by.size * 2 > others) throw new ProtocolAbort(v.code, accused, v.message, { reports });
+  }
+  const first = errs[0].e;
+  if (claims.size > 0) throw new CustosError('dkg.disputed', 'the parties disagree about who broke key generation; no culprit is named', { status: 502, detail: { reports } });
+  throw new CustosError(first.code, first.message, { status: first.status, culprit: first.culprit, detail: { ...(first.detail ?? {}), reports } });
 }

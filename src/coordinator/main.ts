@@ -52,6 +52,8 @@ export async function startCoordinator(cfg: CoordinatorConfig, opts: { log?: Log
   const log = opts.log ?? jsonLogger('coordinator');
   const genesis: Genesis = parseGenesis(JSON.parse(readFileSync(cfg.genesisPath, 'utf8')));
   const store = new CoordinatorStore(join(cfg.dataDir, 'coordinator.db'));
+  const interrupted = store.failInterrupted();
+  if (interrupted > 0) log.warn('requests.interrupted', { count: interrupted });
   const cluster = new Cluster(genesis, cfg.nodes);
   const metrics = new Metrics();
   const poolHits = metrics.counter('custos_nonce_pool_total', 'Sign calls served from the nonce pool (result="hit") or needing fresh nonces (result="miss")');

@@ -1,4 +1,4 @@
-import { CustosError, ProtocolAbort, UnavailableError } from '../common/errors.ts';
+import { CustosError, UnavailableError } from '../common/errors.ts';
 
 /**
  * The coordinator's calls to one signer node. A node's problem+json answer is turned back into a
@@ -43,10 +43,15 @@ export class NodeClient {
       const p = json as { code?: string; detail?: string; culprit?: string; status?: number };
       const code = typeof p.code === 'string' ? p.code : 'node.error';
       const detail = typeof p.detail === 'string' ? p.detail : `node ${this.id} failed`;
-      if (typeof p.culprit === 'string' && p.culprit !== 'coordinator' && p.culprit !== 'client') {
-        throw new ProtocolAbort(code, p.culprit, `node ${this.id} reports: ${detail}`, { reportedBy: this.id });
-      }
-      throw new CustosError(code, `node ${this.id} refused: ${detail}`, { status: res.status >= 500 ? 502 : 409, culprit: p.culprit, detail: { node: this.id } });
+      // A node's culprit is a claim, not evidence: the node itself may be the liar. It is kept as
+      // `claimedCulprit`; only the coordinator's own checks, or agreement of the other parties
+      // (dkg-runner), name a culprit.
+      const claimed = typeof p.culprit === 'string' ? p.culprit : undefined;
+      throw new CustosError(code, `node ${this.id} refused: ${detail}`, {
+        status: res.status >= 500 ? 502 : 409,
+        culprit: claimed === 'coordinator' ? 'coordinator' : undefined,
+        detail: { node: this.id, reportedBy: this.id, ...(claimed ? { claimedCulprit: claimed } : {}) },
+      });
     }
     return json as T;
   }

@@ -7,7 +7,7 @@ import type { SignedNonceCommitment } from '../wire/nonce-commitment.ts';
 import type { Cluster } from './cluster.ts';
 import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 import type { GroupPublic } from './dkg-runner.ts';
-import { combineShares } from './frost-combine.ts';
+import { combineShares, commitmentPointsValid } from './frost-combine.ts';
 import { quorumsOf } from './quorum.ts';
 
 /**
@@ -57,9 +57,20 @@ export class SigningService {
       } catch (e) {
         lastError = e;
         if (e instanceof ProtocolAbort && e.culprit && this.#cluster.clients.has(e.culprit)) {
+          // Proven by our own checks (a share or commitment that fails verification): avoid the
+          // node, and retry at once if a quorum without any suspect node is reachable.
           this.#cluster.suspect(e.culprit);
           this.onCulprit?.(e.culprit, e.code);
           this.#log.warn('sign.culprit', { request: requestId, culprit: e.culprit, code: e.code });
+          const next = this.candidateQuorums(key)[0];
+          if (next && !next.some((p) => this.#cluster.isSuspect(p))) continue;
+        }
+        if (e instanceof CustosError && (e.code === 'nonce.unknown' || e.code === 'nonce.reused')) {
+          // A node restored from a backup forgot pooled nonces, or our own pool was restored:
+          // the pool of this quorum is stale. Drop it and retry with fresh nonces.
+          this.#store.purgePool(key.id, q.join(','));
+          this.#log.warn('pool.stale', { request: requestId, quorum: q.join(','), code: e.code });
+          continue;
         }
         if (e instanceof CustosError && e.code === 'node.unreachable') {
           const node = String(e.detail?.node ?? '');
@@ -104,8 +115,19 @@ export class SigningService {
   async refill(key: CoordKeyRow, quorum: string[], count: number): Promise<void> {
     const qname = quorum.join(',');
     const lists = await Promise.all(quorum.map((p) => this.#cluster.client(p).post<{ commitments: SignedNonceCommitment[] }>('/v1/nonces', { keyId: key.id, quorum, count })));
-    // Pool only complete sets: a member's commitments are kept only if they are for this key and quorum.
-    const all = lists.flatMap((l, i) => (l.commitments ?? []).filter((c) => c.party === quorum[i] && c.keyId === key.id && c.quorum.join(',') === qname));
+    // Pool only what each member provably made: its signature over key, quorum and points, and
+    // points that decode. A member that answers otherwise is named (our own check is the evidence).
+    const group = JSON.parse(key.group_public) as GroupPublic;
+    const all = lists.flatMap((l, i) => {
+      const list = Array.isArray(l?.commitments) ? l.commitments : [];
+      for (const c of list) {
+        if (c?.party !== quorum[i] || c.keyId !== key.id || !Array.isArray(c.quorum) || c.quorum.join(',') !== qname
+          || !this.#cluster.verifyCommitment(c) || !commitmentPointsValid(group, c)) {
+          throw new ProtocolAbort('sign.bad_commitment', quorum[i], `${quorum[i]} answered with an invalid nonce commitment`);
+        }
+      }
+      return list;
+    });
     this.#store.addCommitments(key.id, qname, all);
   }
 }

@@ -88,9 +88,19 @@ export class CoordinatorStore extends SqliteStore {
     this.db.prepare('INSERT INTO requests (id, key_id, idempotency_key, body_hash, payload, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(r.id, r.key_id, r.idempotency_key, r.body_hash, r.payload, r.status, now, now);
   }
-  finishRequest(id: string, status: 'SIGNED' | 'FAILED', fields: { signature?: string; signers?: string[]; error?: string }): void {
-    this.db.prepare('UPDATE requests SET status = ?, signature = ?, signers = ?, error = ?, updated_at = ? WHERE id = ?')
+  finishRequest(id: string, status: 'SIGNED' | 'FAILED', fields: { signature?: string; signers?: string[]; error?: string; releaseIdempotencyKey?: boolean }): void {
+    this.db.prepare(`UPDATE requests SET status = ?, signature = ?, signers = ?, error = ?, updated_at = ?${fields.releaseIdempotencyKey ? ', idempotency_key = NULL' : ''} WHERE id = ?`)
       .run(status, fields.signature ?? null, fields.signers ? JSON.stringify(fields.signers) : null, fields.error ?? null, new Date().toISOString(), id);
+  }
+  /** At start-up: requests a crashed coordinator left SIGNING never produced a signature we
+   * returned; mark them failed and free their idempotency keys so clients can retry. */
+  failInterrupted(): number {
+    const problem = JSON.stringify({ type: 'urn:custos:error:request.interrupted', title: 'request.interrupted', status: 503, detail: 'the coordinator stopped while signing this request; retry it', code: 'request.interrupted' });
+    return Number(this.db.prepare(`UPDATE requests SET status = 'FAILED', error = ?, idempotency_key = NULL, updated_at = ? WHERE status = 'SIGNING'`).run(problem, new Date().toISOString()).changes);
+  }
+  /** Drops the pooled commitments of one quorum (a node forgot or refused them). */
+  purgePool(keyId: string, quorum: string): void {
+    this.db.prepare('DELETE FROM nonce_pool WHERE key_id = ? AND quorum = ?').run(keyId, quorum);
   }
   getRequest(id: string): RequestRow | undefined {
     return this.db.prepare('SELECT * FROM requests WHERE id = ?').get(id) as RequestRow | undefined;

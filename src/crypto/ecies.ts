@@ -6,6 +6,7 @@ import { CustosError, ValidationError } from '../common/errors.ts';
 import { getGroup, type GroupPoint } from './group.ts';
 import { secureRng, type Rng } from './random.ts';
 import { transcriptBytes } from './transcript.ts';
+import { proveKnowledge, verifyKnowledge, type PokContext } from './schnorr-pok.ts';
 
 /**
  * ECIES to a node's P-256 encryption key (SEC 1 v2 Section 5.1 in spirit, with modern choices):
@@ -16,7 +17,8 @@ import { transcriptBytes } from './transcript.ts';
  * The key is fresh per message (fresh e), so the derived IV never repeats under one key. Binding
  * E and PK into the KDF and the context into both KDF and AAD means a ciphertext opens only for
  * its recipient and only in the context (session, sender, receiver…) it was made for.
- * Revealing S opens this one ciphertext and nothing else (see decryption-proof.ts).
+ * Revealing S opens this one ciphertext and nothing else ONLY if the sender provably knows e (see
+ * eciesEncryptProvingEphemeral); otherwise a sender could reuse another ciphertext's E.
  */
 const KDF_TAG = 'custos/ecies/p256-hkdf-sha256-aes256gcm/v1';
 const P256 = getGroup('p256');
@@ -58,8 +60,35 @@ function deriveKey(S: GroupPoint, E: Uint8Array, recipient: Uint8Array, context:
 
 /** Encrypts `plaintext` to the P-256 public key `recipient` (33 bytes compressed) in `context`. */
 export function eciesEncrypt(recipient: Uint8Array, plaintext: Uint8Array, context: Uint8Array, rng: Rng = secureRng): Uint8Array {
-  const PK = P256.decodePoint(recipient, 'recipient encryption key');
+  return encryptWith(P256.randomScalar(rng), recipient, plaintext, context);
+}
+
+/**
+ * Encrypts as eciesEncrypt and proves knowledge of the ephemeral secret e (Schnorr, bound to
+ * `pokCtx` and E). Why: a recipient who complains about a ciphertext reveals S = sk·E. If the
+ * sender could pick E freely, e.g. copy the E of another sender's ciphertext from an earlier
+ * session, that S would open the other ciphertext: a decryption oracle on the recipient's key.
+ * With the proof, the sender already knows e and so S = e·PK: revealing it gives nothing away.
+ */
+export function eciesEncryptProvingEphemeral(recipient: Uint8Array, plaintext: Uint8Array, context: Uint8Array, pokCtx: PokContext, rng: Rng = secureRng): { ciphertext: Uint8Array; proof: Uint8Array } {
   const e = P256.randomScalar(rng);
+  const ciphertext = encryptWith(e, recipient, plaintext, context);
+  return { ciphertext, proof: proveKnowledge(P256, e, pokCtx, rng) };
+}
+
+/** Checks the proof of knowledge of the ciphertext's ephemeral secret. Never throws. */
+export function verifyEphemeralProof(ciphertext: Uint8Array, proof: Uint8Array, pokCtx: PokContext): boolean {
+  try {
+    return verifyKnowledge(P256, eciesEphemeralKey(ciphertext), proof, pokCtx);
+  } catch {
+    return false;
+  }
+}
+
+export const EPHEMERAL_PROOF_BYTES = P256.pointBytes + P256.scalarBytes;
+
+function encryptWith(e: bigint, recipient: Uint8Array, plaintext: Uint8Array, context: Uint8Array): Uint8Array {
+  const PK = P256.decodePoint(recipient, 'recipient encryption key');
   const E = P256.encodePoint(P256.base.multiply(e));
   const { key, iv } = deriveKey(PK.multiply(e), E, recipient, context);
   const cipher = createCipheriv('aes-256-gcm', key, iv);

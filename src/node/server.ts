@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { installProblemHandlers } from '../common/http.ts';
+import { installProblemHandlers, serverOptions } from '../common/http.ts';
 import type { Logger } from '../common/logger.ts';
 import { SCHEMES } from '../common/schemes.ts';
 import type { NodeService } from './service.ts';
@@ -12,7 +12,7 @@ const id = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const envelopes = { type: 'array', maxItems: 16, items: { type: 'object' } } as const;
 
 export function buildNodeServer(svc: NodeService, log: Logger, opts: { bodyLimit?: number } = {}): FastifyInstance {
-  const app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }, bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024 });
+  const app = Fastify(serverOptions(opts.bodyLimit ?? 4 * 1024 * 1024));
   installProblemHandlers(app, log);
 
   app.get('/v1/info', async () => svc.info());

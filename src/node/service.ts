@@ -14,6 +14,7 @@ import { signAttestation, verifyKeyAttestations, type KeyAttestation } from '../
 import { dkgSessionId } from '../wire/dkg-session.ts';
 import { quorumName, signNonceCommitment, signingBinding, verifyNonceCommitment, type SignedNonceCommitment } from '../wire/nonce-commitment.ts';
 import { commitNonce, partialSign, publicKeyReport, type KeyPublic } from '../signer/frost-signer.ts';
+import { commitmentIsValid } from '../protocols/frost/index.ts';
 import type { DkgSessionRow, NodeStore } from './store.ts';
 import type { Logger } from '../common/logger.ts';
 
@@ -46,6 +47,13 @@ function parseRound3(from: string, payload: unknown): Round3Payload {
     throw new ProtocolAbort('dkg.bad_message', from, `${from}'s dkg/3 message is malformed`);
   }
   if (p.attestation.node !== from) throw new ProtocolAbort('dkg.bad_attestation', from, `${from} sent an attestation in another node's name`);
+  // Echo entries are compared byte for byte: only canonical lowercase 32-byte digests are accepted,
+  // so a case change cannot make an honest sender's signature "prove" an equivocation.
+  for (const [sender, echo] of Object.entries(p.echoes)) {
+    if (!echo || typeof echo !== 'object' || typeof echo.digest !== 'string' || !/^[0-9a-f]{64}$/.test(echo.digest) || typeof echo.signature !== 'string' || !/^[0-9a-f]{128}$/.test(echo.signature)) {
+      throw new ProtocolAbort('dkg.bad_message', from, `${from}'s dkg/3 echo of ${sender} is malformed`);
+    }
+  }
   return p as Round3Payload;
 }
 
@@ -237,6 +245,7 @@ export class NodeService {
       const key = this.#store.getKey(s0.key_id);
       if (!key) throw new ConflictError('dkg.wrong_round', `session ${sessionId} has not finished on this node`);
       const mine = JSON.parse(key.attestation) as KeyAttestation;
+      if (s0.status === 'aborted') throw new ConflictError('dkg.aborted', `session ${sessionId} was aborted: ${s0.error ?? ''}`);
       const theirs = envelopes.map((e) => parseRound3(e.from, e.payload));
       const all = [mine, ...theirs.map((t) => t.attestation)].sort((a, b) => params.parties.indexOf(a.node) - params.parties.indexOf(b.node));
       if (s0.status === 'done') {
@@ -312,7 +321,7 @@ export class NodeService {
 
   // ---------------------------------------------------------------- signing
 
-  #checkCommitments(keyId: string, threshold: number, parties: string[], commitments: unknown): SignedNonceCommitment[] {
+  #checkCommitments(keyId: string, scheme: Scheme, threshold: number, parties: string[], commitments: unknown): SignedNonceCommitment[] {
     if (!Array.isArray(commitments)) throw new ValidationError('commitments must be an array');
     const list = commitments as SignedNonceCommitment[];
     const signers = list.map((c) => c?.party);
@@ -325,6 +334,8 @@ export class NodeService {
       if (!Array.isArray(c.quorum) || c.quorum.join(',') !== q) throw new AuthenticationError('sign.wrong_quorum', `nonce ${c.nonceId} of ${c.party} is bound to quorum ${String(c.quorum)}, not this one (${q})`, 'coordinator');
       const node = this.#genesis.nodes.find((n) => n.id === c.party)!;
       if (!verifyNonceCommitment(this.cluster, c, fromHex(node.identityKey))) throw new AuthenticationError('sign.bad_commitment', `commitment claimed to be by ${c.party} is not signed by it`, 'coordinator');
+      // Signed but invalid points: its signer made it, and nothing of ours is consumed for it.
+      if (!commitmentIsValid(scheme, c)) throw new ProtocolAbort('sign.bad_commitment', c.party, `${c.party} signed a nonce commitment whose points are not valid group elements`);
     }
     if (!signers.includes(this.id)) throw new ValidationError(`this node (${this.id}) is not among the signers`);
     return list;
@@ -339,7 +350,7 @@ export class NodeService {
   signReserve(input: { sessionId: string; keyId: string; message: string; commitments: unknown }): Envelope {
     const { row, parties } = this.#activeKey(input.keyId);
     fromHex(input.message, 'message');
-    const list = this.#checkCommitments(input.keyId, row.threshold, parties, input.commitments);
+    const list = this.#checkCommitments(input.keyId, row.scheme as Scheme, row.threshold, parties, input.commitments);
     const binding = signingBinding(input.keyId, input.message, list);
     const existing = this.#store.getSign(input.sessionId);
     if (existing) {

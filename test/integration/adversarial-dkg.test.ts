@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromHex, toHex } from '../../src/common/bytes.ts';
-import { eciesEncrypt } from '../../src/crypto/ecies.ts';
+import { eciesEncryptProvingEphemeral } from '../../src/crypto/ecies.ts';
 import { proveDecryption } from '../../src/crypto/decryption-proof.ts';
 import { getGroup } from '../../src/crypto/group.ts';
-import { shareContext } from '../../src/protocols/dkg/params.ts';
+import { shareContext, shareEphemeralContext } from '../../src/protocols/dkg/params.ts';
 import * as dkg from '../../src/protocols/dkg/index.ts';
 import type { Round1Payload, Round2Payload } from '../../src/protocols/dkg/types.ts';
 import { dkgSessionId } from '../../src/wire/dkg-session.ts';
@@ -27,7 +27,9 @@ describe('DKG: cheaters are named', () => {
           const group = getGroup(params.scheme === 'frost-ed25519' ? 'ed25519' : 'secp256k1');
           // A well-formed, correctly encrypted share that is not on node-3's committed polynomial.
           const wrong = group.encodeScalar(group.randomScalar());
-          p.shares['node-1'] = toHex(eciesEncrypt(fromHex(params.encryptionKeys['node-1']), wrong, shareContext(params, params.self, 'node-1')));
+          const enc = eciesEncryptProvingEphemeral(fromHex(params.encryptionKeys['node-1']), wrong, shareContext(params, params.self, 'node-1'), shareEphemeralContext(params, params.self, 'node-1'));
+          p.shares['node-1'] = toHex(enc.ciphertext);
+          p.shareProofs['node-1'] = toHex(enc.proof);
           return p;
         },
       },
@@ -142,15 +144,25 @@ describe('DKG: cheaters are named', () => {
       ]);
       assert.deepEqual(r3.map((r) => r.status), [200, 200, 200], JSON.stringify(r3.map((r) => r.json)));
       const e3 = r3.map((r) => r.json as Envelope);
+      // Review finding: an echo differing from ours only in hex case must not frame the honest
+      // sender as an equivocator (its signature is over the bytes); the echoer is named instead.
+      const caseTrick = structuredClone(e3[2].payload) as any;
+      caseTrick.echoes['node-2'].digest = caseTrick.echoes['node-2'].digest.toUpperCase();
+      const e3case = sealEnvelope({ cluster, session: sessionId, round: 'dkg/3', from: 'node-3', to: '*' }, caseTrick, (m) => c.malicious!.keystore.signIdentity(m));
+      const framed = await call('node-1', '/v1/dkg/confirm', { sessionId, messages: [e3[1], e3case] });
+      assert.equal(framed.status, 502, JSON.stringify(framed.json));
+      assert.equal(framed.json.code, 'dkg.bad_message');
+      assert.equal(framed.json.culprit, 'node-3');
       const confirm = await Promise.all([
         call('node-1', '/v1/dkg/confirm', { sessionId, messages: [e3[1], e3[2]] }),
         call('node-2', '/v1/dkg/confirm', { sessionId, messages: [e3[0], e3[2]] }),
       ]);
-      for (const r of confirm) {
-        assert.equal(r.status, 502, JSON.stringify(r.json));
-        assert.equal(r.json.code, 'dkg.equivocation');
-        assert.equal(r.json.culprit, 'node-3');
-      }
+      // node-1's session was already ended by the framing attempt; node-2 names the equivocator.
+      assert.equal(confirm[0].status, 409);
+      assert.equal(confirm[0].json.code, 'dkg.aborted');
+      assert.equal(confirm[1].status, 502, JSON.stringify(confirm[1].json));
+      assert.equal(confirm[1].json.code, 'dkg.equivocation');
+      assert.equal(confirm[1].json.culprit, 'node-3');
       // Neither honest node activated the key.
       for (const n of ['node-1', 'node-2']) {
         const k = (await apiAt(c.nodeUrl(n))('GET', '/v1/keys')).json.keys.find((x: any) => x.id === keyId);

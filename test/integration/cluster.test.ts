@@ -18,16 +18,19 @@ const verifiers = {
 const pubLen = { 'frost-ed25519': 32, 'frost-secp256k1': 33, bip340: 32 } as const;
 type SchemeName = keyof typeof verifiers;
 
-/** A POST that still reads the answer when the server refuses the body before reading it all. */
-function postRaw(url: string, body: string): Promise<{ status: number; body: string }> {
+/**
+ * Announces a body larger than the server's limit and sends only its first bytes: the server must
+ * refuse on the Content-Length alone, before reading the body (no race with a half-written body).
+ */
+function postOversized(url: string, bytes: number): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': bytes } }, (r) => {
       let data = '';
       r.on('data', (d) => { data += d; });
-      r.on('end', () => res({ status: r.statusCode ?? 0, body: data }));
+      r.on('end', () => { req.destroy(); res({ status: r.statusCode ?? 0, body: data }); });
     });
-    req.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE' && e.code !== 'ECONNRESET') rej(e); });
-    req.end(body);
+    req.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'ECONNRESET' && e.code !== 'EPIPE') rej(e); });
+    req.write('{"payload":{"type":"message","hex":"');
   });
 }
 
@@ -121,6 +124,8 @@ describe('local cluster: DKG, signing, attestations, REST edge', () => {
       ['GET', '/v1/requests/nope', undefined, 404],
       ['GET', '/v1/nothing-here', undefined, 404],
       ['GET', '/v1/keys?limit=-5', undefined, 400],
+      ['POST', '/v1/keys/%ZZ/sign', { payload: { type: 'message', hex: '00' } }, 400],
+      ['GET', `/v1/keys/${'k'.repeat(500)}`, undefined, 414],
     ];
     for (const [method, path, body, status] of cases) {
       const r = await c.api(method, path, body);
@@ -128,7 +133,7 @@ describe('local cluster: DKG, signing, attestations, REST edge', () => {
       assert.match(r.contentType, /application\/problem\+json/);
       assert.equal(typeof r.json.code, 'string');
     }
-    const big = await postRaw(`${c.url}/v1/keys/${k.id}/sign`, JSON.stringify({ payload: { type: 'message', hex: '00'.repeat(5 * 1024 * 1024) } }));
+    const big = await postOversized(`${c.url}/v1/keys/${k.id}/sign`, 10 * 1024 * 1024);
     assert.equal(big.status, 413);
     assert.equal(JSON.parse(big.body).code, 'request.too_large');
     const bad = await c.api('POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'message', hex: '00' } }, { 'idempotency-key': 'x'.repeat(300) });

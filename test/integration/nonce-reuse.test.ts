@@ -76,6 +76,18 @@ describe('nonce single use survives a restored node', () => {
     assert.equal(s3[1].json.code, 'nonce.reused');
   });
 
+  test('deeply nested hostile JSON is a 4xx, not a crash', async () => {
+    // Built as text: even JSON.stringify cannot serialise this depth.
+    const deep = '['.repeat(100_000) + '"x"' + ']'.repeat(100_000);
+    const env = `{"v":1,"cluster":"c","session":"s","round":"sign/receipt","from":"node-2","to":"*","sig":"00","payload":${deep}}`;
+    const r = await node('node-1')('POST', '/v1/sign/share', `{"sessionId":"nope","receipts":[${env}]}`);
+    assert.ok(r.status >= 400 && r.status < 500, `${r.status} ${JSON.stringify(r.json).slice(0, 200)}`);
+    const commit = `{"keyId":"${keyId}","quorum":["node-1","node-2"],"party":"node-2","nonceId":${deep},"hiding":"00","binding":"00","sig":"00"}`;
+    const r2 = await node('node-1')('POST', '/v1/sign/reserve', `{"sessionId":"deep","keyId":"${keyId}","message":"00","commitments":[${commit},${commit}]}`);
+    assert.ok(r2.status >= 400 && r2.status < 500, `${r2.status} ${JSON.stringify(r2.json).slice(0, 200)}`);
+    assert.equal((await node('node-1')('GET', '/v1/info')).status, 200);
+  });
+
   test('replayed messages are refused, also after a restart', async () => {
     const a = (await node('node-1')('POST', '/v1/nonces', { keyId, quorum, count: 1 })).json.commitments;
     const b = (await node('node-2')('POST', '/v1/nonces', { keyId, quorum, count: 1 })).json.commitments;

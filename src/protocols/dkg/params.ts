@@ -61,3 +61,8 @@ export function shareContext(p: DkgParams, sender: string, receiver: string): Ui
 /** Round labels as the wire layer signs them. */
 export const ROUND1 = 'dkg/1';
 export const ROUND2 = 'dkg/2';
+
+/** The proof of knowledge of a share ciphertext's ephemeral key is bound to session, dealer and receiver. */
+export function shareEphemeralContext(p: DkgParams, dealer: string, receiver: string): PokContext {
+  return { sessionId: p.sessionId, party: dealer, purpose: `custos/dkg/v1/${p.scheme}/share-ephemeral/${receiver}` };
+}

@@ -1,6 +1,7 @@
 import { fromHex } from '../../common/bytes.ts';
 import { ProtocolAbort } from '../../common/errors.ts';
-import { eciesCiphertextLength, eciesEphemeralKey } from '../../crypto/ecies.ts';
+import { EPHEMERAL_PROOF_BYTES, eciesCiphertextLength, eciesEphemeralKey, verifyEphemeralProof } from '../../crypto/ecies.ts';
+import { shareEphemeralContext } from './params.ts';
 import { DECRYPTION_PROOF_BYTES, SHARED_POINT_BYTES } from '../../crypto/decryption-proof.ts';
 import { getGroup, type Group, type GroupPoint } from '../../crypto/group.ts';
 import { pokLength } from '../../crypto/schnorr-pok.ts';
@@ -66,12 +67,13 @@ export type ParsedRound1 = {
 
 export function parseRound1(params: DkgParams, group: Group, from: string, payload: unknown): ParsedRound1 {
   const r = new Reader(from, 'dkg/1');
-  const o = r.object(payload, 'payload', ['commitments', 'proofOfKnowledge', 'shares']);
+  const o = r.object(payload, 'payload', ['commitments', 'proofOfKnowledge', 'shares', 'shareProofs']);
   if (!Array.isArray(o.commitments) || o.commitments.length !== params.threshold) r.fail('commitments', `must be an array of ${params.threshold} points`);
   const commitments = (o.commitments as unknown[]).map((c, k) => r.point(group, c, `commitments[${k}]`));
   const proof = r.hex(o.proofOfKnowledge, 'proofOfKnowledge', pokLength(group));
   const receivers = params.parties.filter((p) => p !== from);
   const s = r.object(o.shares, 'shares', receivers);
+  const sp = r.object(o.shareProofs, 'shareProofs', receivers);
   const shares = new Map<string, Uint8Array>();
   for (const p of receivers) {
     const field = `shares.${p}`;
@@ -82,6 +84,12 @@ export function parseRound1(params: DkgParams, group: Group, from: string, paylo
       eciesEphemeralKey(ct);
     } catch {
       r.fail(field, 'has an invalid ephemeral key');
+    }
+    // The dealer must know the ephemeral secret (see eciesEncryptProvingEphemeral): checked by
+    // every party for every receiver, so a copied ciphertext is caught before anyone complains.
+    const pok = r.hex(sp[p], `shareProofs.${p}`, EPHEMERAL_PROOF_BYTES);
+    if (!verifyEphemeralProof(ct, pok, shareEphemeralContext(params, from, p))) {
+      throw new ProtocolAbort('dkg.bad_proof', from, `${from}'s dkg/1 message: the ciphertext for ${p} has no valid proof of its ephemeral key`, { field: `shareProofs.${p}` });
     }
     shares.set(p, ct);
   }

@@ -1,10 +1,10 @@
 import { fromHex, toHex, wipe } from '../../common/bytes.ts';
-import { eciesEncrypt } from '../../crypto/ecies.ts';
+import { eciesEncryptProvingEphemeral } from '../../crypto/ecies.ts';
 import { commitPolynomial } from '../../crypto/feldman.ts';
 import { evaluatePolynomial, randomPolynomial } from '../../crypto/polynomial.ts';
 import { secureRng, type Rng } from '../../crypto/random.ts';
 import { proveKnowledge } from '../../crypto/schnorr-pok.ts';
-import { checkParams, groupOfParams, indexOf, pokContext, shareContext } from './params.ts';
+import { checkParams, groupOfParams, indexOf, pokContext, shareContext, shareEphemeralContext } from './params.ts';
 import type { DkgParams, DkgRound1State, Round1Payload } from './types.ts';
 
 /**
@@ -25,17 +25,20 @@ export function round1(params: DkgParams, rng: Rng = secureRng): { state: DkgRou
     const commitments = commitPolynomial(group, coefficients).map((c) => toHex(group.encodePoint(c)));
     const proofOfKnowledge = toHex(proveKnowledge(group, coefficients[0], pokContext(p, p.self), rng));
     const entries: [string, string][] = [];
+    const proofs: [string, string][] = [];
     for (const receiver of p.parties) {
       if (receiver === p.self) continue;
       const share = group.encodeScalar(evaluatePolynomial(group, coefficients, indexOf(p, receiver)));
-      const ct = eciesEncrypt(fromHex(p.encryptionKeys[receiver], `encryptionKeys.${receiver}`), share, shareContext(p, p.self, receiver), rng);
+      const { ciphertext, proof } = eciesEncryptProvingEphemeral(fromHex(p.encryptionKeys[receiver], `encryptionKeys.${receiver}`), share, shareContext(p, p.self, receiver), shareEphemeralContext(p, p.self, receiver), rng);
       wipe(share);
-      entries.push([receiver, toHex(ct)]);
+      entries.push([receiver, toHex(ciphertext)]);
+      proofs.push([receiver, toHex(proof)]);
     }
     // fromEntries defines own properties, so no party id can reach a prototype.
     const shares: Record<string, string> = Object.fromEntries(entries);
     const own = group.encodeScalar(evaluatePolynomial(group, coefficients, indexOf(p, p.self)));
-    const broadcast: Round1Payload = { commitments, proofOfKnowledge, shares };
+    const shareProofs: Record<string, string> = Object.fromEntries(proofs);
+    const broadcast: Round1Payload = { commitments, proofOfKnowledge, shares, shareProofs };
     const state: DkgRound1State = { version: 1, step: 'round1', params: p, round1: structuredClone(broadcast), ownShare: toHex(own) };
     wipe(own);
     return { state, broadcast };

@@ -1,3 +1,4 @@
+import { EPHEMERAL_PROOF_BYTES } from '../../crypto/ecies.ts';
 import { fromHex } from '../../common/bytes.ts';
 import { canonicalJson } from '../../common/canonical-json.ts';
 import { CustosError } from '../../common/errors.ts';
@@ -97,12 +98,14 @@ function hexArray(v: unknown, field: string, length: number, bytes: number): voi
 }
 
 function checkRound1Shape(params: DkgParams, pointBytes: number, dealer: string, v: unknown, field: string): void {
-  const o = record(v, field, ['commitments', 'proofOfKnowledge', 'shares']);
+  const o = record(v, field, ['commitments', 'proofOfKnowledge', 'shares', 'shareProofs']);
   hexArray(o.commitments, `${field}.commitments`, params.threshold, pointBytes);
   hex(o.proofOfKnowledge, `${field}.proofOfKnowledge`, pointBytes + 32);
   const receivers = params.parties.filter((p) => p !== dealer);
   const shares = record(o.shares, `${field}.shares`, receivers);
   for (const p of receivers) hex(shares[p], `${field}.shares`, SHARE_CIPHERTEXT_BYTES);
+  const proofs = record(o.shareProofs, `${field}.shareProofs`, receivers);
+  for (const p of receivers) hex(proofs[p], `${field}.shareProofs`, EPHEMERAL_PROOF_BYTES);
 }
 
 function checkScalar(group: Group, v: unknown, field: string): void {

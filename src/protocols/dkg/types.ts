@@ -44,6 +44,9 @@ export type Round1Payload = {
   proofOfKnowledge: string;
   /** For every other party p: ECIES(P-256 key of p, f_j(index of p)), context (session, scheme, j, p). */
   shares: Record<string, string>;
+  /** For every other party p: proof of knowledge of the ephemeral secret of shares[p] (P-256 R || z),
+   * bound to (session, j, p). Without it a complaint's revealed S could open someone else's ciphertext. */
+  shareProofs: Record<string, string>;
 };
 
 /** What a party echoes of sender j's round-1 broadcast: its digest (payloadDigest) and j's signature on it. */

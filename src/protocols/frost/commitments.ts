@@ -1,6 +1,8 @@
 import type { NonceCommitments } from '@noble/curves/abstract/frost.js';
 import { ValidationError } from '../../common/errors.ts';
 import { decodePointHex, type ImportedPublic } from './keys.ts';
+import { suiteOf } from './suite.ts';
+import type { Scheme } from '../../common/schemes.ts';
 
 /**
  * A party's public round-one output (RFC 9591 Section 5.1): the commitments to its hiding and
@@ -47,4 +49,17 @@ export function importCommitments(imported: ImportedPublic, list: readonly Frost
   const t = imported.threshold;
   if (out.length < t) throw bad(`${out.length} signers is fewer than the threshold ${t}`);
   return out;
+}
+
+/** Whether one commitment's hiding and binding points are valid, non-identity group elements of
+ * `scheme` (RFC 9591 Section 3.1), so a bad one can be pinned on its signer before use. */
+export function commitmentIsValid(scheme: Scheme, c: { hiding: string; binding: string }): boolean {
+  const suite = suiteOf(scheme);
+  try {
+    decodePointHex(suite, c.hiding, 'hiding');
+    decodePointHex(suite, c.binding, 'binding');
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -11,6 +11,7 @@ export type { Round1Output } from './round1.ts';
 export { publicKeyReport } from './public-key.ts';
 export { identifierAt } from './suite.ts';
 export { commit } from './round1.ts';
+export { commitmentIsValid } from './commitments.ts';
 export { signShare } from './round2.ts';
 export { aggregate, verifyShare } from './aggregate.ts';
 export { verifySignature } from './verify.ts';

@@ -4,9 +4,10 @@ import { fromHex, toHex } from '../../../src/common/bytes.ts';
 import { ProtocolAbort } from '../../../src/common/errors.ts';
 import { groupOf, type Scheme } from '../../../src/common/schemes.ts';
 import { proveDecryption } from '../../../src/crypto/decryption-proof.ts';
-import { eciesEncrypt } from '../../../src/crypto/ecies.ts';
+import { eciesEncryptProvingEphemeral } from '../../../src/crypto/ecies.ts';
 import { getGroup } from '../../../src/crypto/group.ts';
-import { shareContext } from '../../../src/protocols/dkg/params.ts';
+import { testIdentities } from './auth.ts';
+import { shareContext, shareEphemeralContext } from '../../../src/protocols/dkg/params.ts';
 import { round1 } from '../../../src/protocols/dkg/index.ts';
 import type { Round1Payload } from '../../../src/protocols/dkg/types.ts';
 import { seededRng } from '../../crypto/rng.ts';
@@ -21,10 +22,19 @@ function assertNamed(out: RunOutcome, who: string[], code: string, culprit: stri
 
 const others = (net: Net, ...not: string[]) => net.parties.filter((p) => !not.includes(p));
 
-/** A valid-looking share ciphertext from `dealer` to `receiver` holding `share` (32 bytes). */
-function encryptShare(net: Net, dealer: string, receiver: string, share: Uint8Array, rngSeed: string): string {
+type Forged = { ct: string; proof: string };
+
+/** A valid-looking share ciphertext from `dealer` to `receiver` holding `share` (32 bytes), with the
+ * proof of its ephemeral key a dealer must give; `context` defaults to the right one. */
+function encryptShare(net: Net, dealer: string, receiver: string, share: Uint8Array, rngSeed: string, contextReceiver = receiver): Forged {
   const params = net.params(dealer);
-  return toHex(eciesEncrypt(fromHex(params.encryptionKeys[receiver]), share, shareContext(params, dealer, receiver), seededRng(rngSeed)));
+  const { ciphertext, proof } = eciesEncryptProvingEphemeral(fromHex(params.encryptionKeys[receiver]), share, shareContext(params, dealer, contextReceiver), shareEphemeralContext(params, dealer, receiver), seededRng(rngSeed));
+  return { ct: toHex(ciphertext), proof: toHex(proof) };
+}
+
+/** `p` with the share for `receiver` replaced. */
+function withShare(p: Round1Payload, receiver: string, f: Forged): Round1Payload {
+  return { ...p, shares: { ...p.shares, [receiver]: f.ct }, shareProofs: { ...p.shareProofs, [receiver]: f.proof } };
 }
 
 for (const scheme of ['frost-secp256k1', 'frost-ed25519'] as Scheme[]) {
@@ -36,10 +46,7 @@ for (const scheme of ['frost-secp256k1', 'frost-ed25519'] as Scheme[]) {
     it('a dealer that sends a wrong (well-encrypted) share: the victim complains, everyone names the dealer', () => {
       const net = makeNet(scheme, 3, 4, 'bad-share');
       const out = runDkg(net, {
-        mutate1: (from, p) => from !== cheater ? p : {
-          ...p,
-          shares: { ...p.shares, [victim]: encryptShare(net, cheater, victim, g.encodeScalar(g.randomScalar(seededRng('x'))), 'enc') },
-        },
+        mutate1: (from, p) => from !== cheater ? p : withShare(p, victim, encryptShare(net, cheater, victim, g.encodeScalar(g.randomScalar(seededRng('x'))), 'enc')),
       });
       // Round 2 went through everywhere: the victim complained instead of aborting.
       assert.deepEqual(Object.keys(out.round2).sort(), net.parties);
@@ -51,16 +58,13 @@ for (const scheme of ['frost-secp256k1', 'frost-ed25519'] as Scheme[]) {
 
     it('a dealer whose ciphertext does not open (wrong context, junk scalar, garbage) is named', () => {
       const net = makeNet(scheme, 3, 4, 'bad-ciphertext');
-      const variants: Record<string, (p: Round1Payload) => string> = {
-        'share encrypted for another receiver': () => {
-          const params = net.params(cheater);
-          return toHex(eciesEncrypt(fromHex(params.encryptionKeys[victim]), g.encodeScalar(5n), shareContext(params, cheater, 'node-d'), seededRng('w')));
-        },
+      const variants: Record<string, (p: Round1Payload) => Forged> = {
+        'share encrypted for another receiver': () => encryptShare(net, cheater, victim, g.encodeScalar(5n), 'w', 'node-d'),
         'not a canonical scalar': () => encryptShare(net, cheater, victim, new Uint8Array(32).fill(0xff), 'ff'),
-        'garbage body': (p) => p.shares[victim].slice(0, 66) + 'ab'.repeat(48),
+        'garbage body': (p) => ({ ct: p.shares[victim].slice(0, 66) + 'ab'.repeat(48), proof: p.shareProofs[victim] }),
       };
       for (const [label, forge] of Object.entries(variants)) {
-        const out = runDkg(net, { mutate1: (from, p) => from !== cheater ? p : { ...p, shares: { ...p.shares, [victim]: forge(p) } } });
+        const out = runDkg(net, { mutate1: (from, p) => from !== cheater ? p : withShare(p, victim, forge(p)) });
         assert.deepEqual(out.round2[victim]?.payload.complaints.map((c) => c.accused), [cheater], label);
         assertNamed(out, others(net, cheater), 'dkg.bad_share', cheater);
       }
@@ -114,8 +118,7 @@ for (const scheme of ['frost-secp256k1', 'frost-ed25519'] as Scheme[]) {
       const out = runDkg(net, {
         deliver1: (from, to, msg) => {
           if (from !== cheater || to !== victim) return msg;
-          const shares = { ...msg.payload.shares, 'node-d': encryptShare(net, cheater, 'node-d', g.encodeScalar(1n), 'eq') };
-          return signed(net, cheater, 'dkg/1', { ...msg.payload, shares });
+          return signed(net, cheater, 'dkg/1', withShare(msg.payload, 'node-d', encryptShare(net, cheater, 'node-d', g.encodeScalar(1n), 'eq')));
         },
       });
       assertNamed(out, others(net, cheater), 'dkg.equivocation', cheater);
@@ -157,3 +160,23 @@ for (const scheme of ['frost-secp256k1', 'frost-ed25519'] as Scheme[]) {
     });
   });
 }
+
+describe('DKG: a dealer cannot turn complaints into a decryption oracle', () => {
+  it('copying another dealer\'s ciphertexts from an earlier session is refused before anyone complains', () => {
+    // Review finding: a complaint reveals S = sk·E for the dealer-chosen E. A dealer that copies an
+    // honest dealer's old ciphertext (old E) into a new session would make the receiver reveal the
+    // S that opens the OLD share. Every ciphertext must carry a proof that its dealer knows e.
+    const scheme: Scheme = 'frost-secp256k1';
+    const net1 = makeNet(scheme, 2, 3, 'oracle');
+    const [m, b, c] = net1.parties;
+    const out1 = runDkg(net1);
+    assert.equal(Object.keys(out1.results).length, 3);
+    const sid2 = 'dkg.oracle-second';
+    const net2 = { ...net1, sessionId: sid2, ids: testIdentities(sid2, net1.parties, 'cluster'), params: (self: string) => ({ ...net1.params(self), sessionId: sid2 }) } as Net;
+    const old = (from: string, to: string) => ({ ct: out1.round1[from].payload.shares[to], proof: out1.round1[from].payload.shareProofs[to] });
+    const out2 = runDkg(net2, { mutate1: (from, p) => from !== m ? p : withShare(withShare(p, b, old(c, b)), c, old(b, c)) });
+    // Nobody got as far as complaining (no S revealed); the honest parties name the dealer.
+    for (const p of [b, c]) assert.equal(out2.round2[p], undefined, `${p} sent no round-two message`);
+    assertNamed(out2, [b, c], 'dkg.bad_proof', m);
+  });
+});

@@ -1,11 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import pkcs11js from 'pkcs11js';
-import type { Handle, PKCS11, Template } from 'pkcs11js';
+import type { Handle, PKCS11 } from 'pkcs11js';
 import { equalBytes, toHex, utf8 } from '../common/bytes.ts';
 import { HsmError } from '../common/errors.ts';
-import { deviceError, loginFailure, pinLocked } from './pkcs11-errors.ts';
-import { acquireModule, type ModuleLease } from './pkcs11-module.ts';
+import { deviceError } from './pkcs11-errors.ts';
+import type { ModuleLease } from './pkcs11-module.ts';
+import {
+  closeUserSession, findOrGenerateEcKeyPair, KEPT_IN_TOKEN, mechanismSupport, openSession, openUserSession, requireTokenConfig, Token,
+  type TokenConfig,
+} from './pkcs11-token.ts';
 import { findSoftHsmModule } from './softhsm.ts';
 
 /**
@@ -18,13 +21,7 @@ import { findSoftHsmModule } from './softhsm.ts';
  * Synchronous, single-threaded, one RW session; one open signer per token per process
  * (PKCS#11 login state is per process), the module shared through acquireModule.
  */
-export type Pkcs11Ed25519Config = {
-  /** Path of the PKCS#11 module (.so), e.g. findSoftHsmModule() from softhsm.ts. */
-  modulePath: string;
-  /** Label of the token (at most 32 bytes). */
-  tokenLabel: string;
-  /** User PIN, resolved by the caller (resolvePin). Never logged, never in an error. */
-  pin: string;
+export type Pkcs11Ed25519Config = TokenConfig & {
   /** CKA_LABEL of the key pair; default 'legacy-ed25519'. */
   keyLabel?: string;
 };
@@ -40,7 +37,6 @@ export const ED25519_EC_PARAMS = Uint8Array.of(0x06, 0x03, 0x2b, 0x65, 0x70);
 export const ED25519_EC_PARAMS_PRINTABLE = Uint8Array.of(0x13, 0x0c, ...utf8('edwards25519'));
 
 export const DEFAULT_ED25519_KEY_LABEL = 'legacy-ed25519';
-const CKA_ID_BYTES = 16;
 const SELF_TEST_MESSAGE = utf8('custos ed25519 self-test');
 
 export function isEd25519Params(ecParams: Uint8Array): boolean {
@@ -98,34 +94,19 @@ export class Pkcs11Ed25519Signer {
   static open(config: Pkcs11Ed25519Config): Pkcs11Ed25519Signer {
     const { modulePath, tokenLabel, pin } = config;
     const keyLabel = config.keyLabel ?? DEFAULT_ED25519_KEY_LABEL;
-    if (typeof tokenLabel !== 'string' || tokenLabel.trim() === '' || utf8(tokenLabel).length > 32) throw new HsmError('hsm.config', 'token label must be 1 to 32 bytes');
-    if (typeof pin !== 'string' || pin === '') throw new HsmError('hsm.config', 'the HSM user PIN is empty');
+    requireTokenConfig(tokenLabel, pin);
     if (typeof keyLabel !== 'string' || keyLabel === '' || utf8(keyLabel).length > 64) throw new HsmError('hsm.config', 'key label must be 1 to 64 bytes');
-    const lease = acquireModule(modulePath);
-    const lib = lease.lib;
-    let session: Handle | undefined;
+    const { lease, slot, session, checked: canGenerate } = openUserSession({ modulePath, tokenLabel, pin }, (lib, slot) => checkMechanisms(lib, slot, tokenLabel));
     let signer: Pkcs11Ed25519Signer | undefined;
     try {
-      const slot = findTokenSlot(lib, tokenLabel, modulePath);
-      lease.claimToken(tokenLabel);
-      const canGenerate = checkMechanisms(lib, slot, tokenLabel);
-      session = call('C_OpenSession', () => lib.C_OpenSession(slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION));
-      login(lib, slot, session, tokenLabel, pin);
-      const pair = findOrCreateKeyPair(lib, session, keyLabel, canGenerate, tokenLabel);
+      const pair = findOrCreateKeyPair(new Token(lease.lib, session), keyLabel, canGenerate, tokenLabel);
       signer = new Pkcs11Ed25519Signer({ lease, slot, session, tokenLabel, keyLabel, keyId: 'ed25519-' + toHex(pair.id), privateKey: pair.privateKey, publicKey: pair.publicKey });
       signer.#selfTest();
       return signer;
     } catch (e) {
       // The signer may have replaced its session; it knows the current one.
-      if (signer !== undefined) {
-        signer.close();
-        throw e;
-      }
-      if (session !== undefined) {
-        try { lib.C_Logout(session); } catch { /* maybe never logged in */ }
-        try { lib.C_CloseSession(session); } catch { /* released below anyway */ }
-      }
-      lease.release();
+      if (signer !== undefined) signer.close();
+      else closeUserSession(lease, session);
       throw e;
     }
   }
@@ -170,15 +151,13 @@ export class Pkcs11Ed25519Signer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try { this.#lib.C_Logout(this.#session); } catch { /* closing anyway */ }
-    try { this.#lib.C_CloseSession(this.#session); } catch { /* idem */ }
-    this.#lease.release();
+    closeUserSession(this.#lease, this.#session);
   }
 
   /** Opens a fresh session beside the current one (same logged-in application), then closes the old. */
   #replaceSession(): void {
     try {
-      const fresh = this.#lib.C_OpenSession(this.#slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION);
+      const fresh = openSession(this.#lib, this.#slot);
       try { this.#lib.C_CloseSession(this.#session); } catch { /* it is being abandoned */ }
       this.#session = fresh;
     } catch {
@@ -221,126 +200,29 @@ const CKS_RW_USER_FUNCTIONS = 3;
 
 /** Whether the token can sign with CKM_EDDSA (required) and generate Edwards key pairs (needed only to create the key). */
 function checkMechanisms(lib: PKCS11, slot: Handle, tokenLabel: string): boolean {
-  const have = new Set(call('C_GetMechanismList', () => lib.C_GetMechanismList(slot)));
-  const can = (m: number, flag: number) => have.has(m) && (call('C_GetMechanismInfo', () => lib.C_GetMechanismInfo(slot, m)).flags & flag) !== 0;
+  const can = mechanismSupport(lib, slot);
   if (!can(CKM_EDDSA, pkcs11js.CKF_SIGN)) throw new HsmError('hsm.mechanism_unsupported', `token "${tokenLabel}" cannot sign with CKM_EDDSA`);
   return can(CKM_EC_EDWARDS_KEY_PAIR_GEN, pkcs11js.CKF_GENERATE_KEY_PAIR);
 }
 
-function findOrCreateKeyPair(lib: PKCS11, session: Handle, label: string, canGenerate: boolean, tokenLabel: string): { privateKey: Handle; publicKey: Uint8Array; id: Uint8Array } {
-  const template = (cls: number): Template => [
-    { type: pkcs11js.CKA_CLASS, value: cls },
-    { type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS },
-    { type: pkcs11js.CKA_LABEL, value: label },
-  ];
-  let privateKey = findOne(lib, session, template(pkcs11js.CKO_PRIVATE_KEY), label);
-  let publicKey = findOne(lib, session, template(pkcs11js.CKO_PUBLIC_KEY), label);
-  if (privateKey === undefined && publicKey === undefined) {
-    if (!canGenerate) throw new HsmError('hsm.mechanism_unsupported', `token "${tokenLabel}" cannot generate Ed25519 keys (CKM_EC_EDWARDS_KEY_PAIR_GEN)`);
-    const common = [
-      { type: pkcs11js.CKA_LABEL, value: label },
-      { type: pkcs11js.CKA_ID, value: randomBytes(CKA_ID_BYTES) },
-      { type: pkcs11js.CKA_TOKEN, value: true },
-    ];
-    const pair = call('C_GenerateKeyPair', () => lib.C_GenerateKeyPair(session, { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN }, [
-      ...common,
-      { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from(ED25519_EC_PARAMS) },
-      { type: pkcs11js.CKA_PRIVATE, value: false },
-      { type: pkcs11js.CKA_VERIFY, value: true },
-    ], [
-      ...common,
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-      { type: pkcs11js.CKA_SIGN, value: true },
-      { type: pkcs11js.CKA_DERIVE, value: false },
-    ]));
-    privateKey = pair.privateKey;
-    publicKey = pair.publicKey;
-  }
-  if (privateKey === undefined || publicKey === undefined) {
-    throw new HsmError('hsm.object_incomplete', `the token holds only the ${privateKey === undefined ? 'public' : 'private'} half of the key pair "${label}"`);
-  }
-  // Checked on every open, not only at creation: a key put there by other means must not be trusted.
-  const wrong = ([
+function findOrCreateKeyPair(t: Token, label: string, canGenerate: boolean, tokenLabel: string): { privateKey: Handle; publicKey: Uint8Array; id: Uint8Array } {
+  const { privateKey, publicKey } = findOrGenerateEcKeyPair(t, label, {
+    keyType: CKK_EC_EDWARDS,
+    mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN,
+    ecParams: ED25519_EC_PARAMS,
+    cannotGenerate: canGenerate ? undefined : () => new HsmError('hsm.mechanism_unsupported', `token "${tokenLabel}" cannot generate Ed25519 keys (CKM_EC_EDWARDS_KEY_PAIR_GEN)`),
+  });
+  t.requirePolicy(privateKey, label, [
     [pkcs11js.CKA_TOKEN, true, 'CKA_TOKEN'],
     [pkcs11js.CKA_PRIVATE, true, 'CKA_PRIVATE'],
-    [pkcs11js.CKA_SENSITIVE, true, 'CKA_SENSITIVE'],
-    [pkcs11js.CKA_ALWAYS_SENSITIVE, true, 'CKA_ALWAYS_SENSITIVE'],
-    [pkcs11js.CKA_EXTRACTABLE, false, 'CKA_EXTRACTABLE'],
-    [pkcs11js.CKA_NEVER_EXTRACTABLE, true, 'CKA_NEVER_EXTRACTABLE'],
+    ...KEPT_IN_TOKEN,
     [pkcs11js.CKA_SIGN, true, 'CKA_SIGN'],
-  ] as const).filter(([type, want]) => bool(lib, session, privateKey, type) !== want).map(([, want, name]) => `${name} should be ${want}`);
-  if (wrong.length > 0) throw new HsmError('hsm.key_policy', `object "${label}" does not meet custos' key policy: ${wrong.join(', ')}`);
-  if (!isEd25519Params(bytes(lib, session, privateKey, pkcs11js.CKA_EC_PARAMS)) || !isEd25519Params(bytes(lib, session, publicKey, pkcs11js.CKA_EC_PARAMS))) {
+  ]);
+  if (!isEd25519Params(t.bytes(privateKey, pkcs11js.CKA_EC_PARAMS)) || !isEd25519Params(t.bytes(publicKey, pkcs11js.CKA_EC_PARAMS))) {
     throw new HsmError('hsm.key_policy', `key pair "${label}" is not on edwards25519`);
   }
-  const id = bytes(lib, session, privateKey, pkcs11js.CKA_ID);
+  const id = t.bytes(privateKey, pkcs11js.CKA_ID);
   if (id.length === 0) throw new HsmError('hsm.key_policy', `object "${label}" has no CKA_ID`);
-  if (!equalBytes(id, bytes(lib, session, publicKey, pkcs11js.CKA_ID))) throw new HsmError('hsm.key_policy', `the two halves of key pair "${label}" have different CKA_IDs`);
-  return { privateKey, publicKey: ed25519PointFromEcPoint(bytes(lib, session, publicKey, pkcs11js.CKA_EC_POINT)), id };
-}
-
-// The token plumbing below mirrors pkcs11-keystore.ts (same lookup, login and error mapping).
-
-function findTokenSlot(lib: PKCS11, tokenLabel: string, modulePath: string): Handle {
-  const slots = call('C_GetSlotList', () => lib.C_GetSlotList(true));
-  const labels: string[] = [];
-  const matches: Handle[] = [];
-  for (const slot of slots) {
-    const info = call('C_GetTokenInfo', () => lib.C_GetTokenInfo(slot));
-    if ((info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) === 0) continue;
-    // Token labels are blank-padded to 32 bytes.
-    const label = info.label.replace(/ +$/, '');
-    labels.push(label);
-    if (label === tokenLabel) matches.push(slot);
-  }
-  if (matches.length === 0) {
-    const seen = labels.length === 0 ? 'no initialized tokens' : `tokens: ${labels.map((l) => JSON.stringify(l)).join(', ')}`;
-    throw new HsmError('hsm.token_missing', `no token labelled "${tokenLabel}" in PKCS#11 module ${modulePath} (${seen})`);
-  }
-  if (matches.length > 1) throw new HsmError('hsm.token_ambiguous', `${matches.length} tokens are labelled "${tokenLabel}" in PKCS#11 module ${modulePath}`);
-  return matches[0];
-}
-
-function login(lib: PKCS11, slot: Handle, session: Handle, tokenLabel: string, pin: string): void {
-  // Checked first so that a locked token does not cost a further failed attempt.
-  const flags = call('C_GetTokenInfo', () => lib.C_GetTokenInfo(slot)).flags;
-  if ((flags & pkcs11js.CKF_USER_PIN_LOCKED) !== 0) throw pinLocked(tokenLabel);
-  if ((flags & pkcs11js.CKF_USER_PIN_INITIALIZED) === 0) throw new HsmError('hsm.token_uninitialized', `token "${tokenLabel}" has no user PIN set`);
-  try {
-    lib.C_Login(session, pkcs11js.CKU_USER, pin);
-  } catch (e) {
-    throw loginFailure(e, tokenLabel);
-  }
-}
-
-/** The one object matching, or undefined; more than one is an error (ambiguous which to use). */
-function findOne(lib: PKCS11, session: Handle, template: Template, label: string): Handle | undefined {
-  const found = call('C_FindObjects', () => {
-    lib.C_FindObjectsInit(session, template);
-    try { return lib.C_FindObjects(session, 8); } finally { lib.C_FindObjectsFinal(session); }
-  });
-  if (found.length > 1) throw new HsmError('hsm.object_ambiguous', `the token holds ${found.length} objects labelled "${label}"; remove the extra ones`);
-  return found[0];
-}
-
-function bytes(lib: PKCS11, session: Handle, handle: Handle, type: number): Uint8Array {
-  const [a] = call('C_GetAttributeValue', () => lib.C_GetAttributeValue(session, handle, [{ type }]));
-  return new Uint8Array(a.value);
-}
-
-function bool(lib: PKCS11, session: Handle, handle: Handle, type: number): boolean {
-  const v = bytes(lib, session, handle, type);
-  return v.length === 1 && v[0] !== 0;
-}
-
-/** Runs a PKCS#11 call; failures become hsm.device_error naming the operation and CKR value. */
-function call<T>(operation: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof HsmError) throw e;
-    throw deviceError(operation, e);
-  }
+  if (!equalBytes(id, t.bytes(publicKey, pkcs11js.CKA_ID))) throw new HsmError('hsm.key_policy', `the two halves of key pair "${label}" have different CKA_IDs`);
+  return { privateKey, publicKey: ed25519PointFromEcPoint(t.bytes(publicKey, pkcs11js.CKA_EC_POINT)), id };
 }

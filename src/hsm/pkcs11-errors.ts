@@ -65,3 +65,13 @@ export function deviceError(operation: string, e: unknown): HsmError {
   const name = e instanceof pkcs11js.Pkcs11Error ? e.message : 'unexpected error';
   return new HsmError('hsm.device_error', `PKCS#11 ${operation} failed: ${name}`, e);
 }
+
+/** Runs a PKCS#11 call; failures become hsm.device_error naming the operation and CKR value. */
+export function call<T>(operation: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof HsmError) throw e;
+    throw deviceError(operation, e);
+  }
+}

@@ -3,13 +3,17 @@ import { endianness } from 'node:os';
 import { p256 } from '@noble/curves/nist.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import pkcs11js from 'pkcs11js';
-import type { Attribute, Handle, Mechanism, PKCS11, Template } from 'pkcs11js';
+import type { Handle, Mechanism, PKCS11, Template } from 'pkcs11js';
 import { toHex, utf8, wipe } from '../common/bytes.ts';
 import { HsmError } from '../common/errors.ts';
 import type { Keystore, SealContext } from './keystore.ts';
 import { isP256Params, lowSCompact, ecPointToCompressed, P256_EC_PARAMS } from './pkcs11-ec.ts';
-import { deviceError, isAuthFailure, loginFailure, pinLocked } from './pkcs11-errors.ts';
-import { acquireModule, type ModuleLease } from './pkcs11-module.ts';
+import { call, deviceError, isAuthFailure } from './pkcs11-errors.ts';
+import type { ModuleLease } from './pkcs11-module.ts';
+import {
+  CKA_ID_BYTES, closeUserSession, findOrGenerateEcKeyPair, KEPT_IN_TOKEN, openUserSession, requireMechanisms, requireTokenConfig, Token,
+  type TokenConfig,
+} from './pkcs11-token.ts';
 import { findSoftHsmModule } from './softhsm.ts';
 import { associatedData, decodeBlob, encodeBlob, GCM_IV_BYTES, GCM_TAG_BYTES, tamperedOrMoved, wrongToken } from './sealed-blob.ts';
 
@@ -28,13 +32,7 @@ export { resolvePin, type PinSource } from './pin.ts';
  * Synchronous, single-threaded: every call runs on the thread that opened it, on one RW session.
  * One open keystore per token per process (PKCS#11 login state is per process).
  */
-export type Pkcs11KeystoreConfig = {
-  /** Path of the PKCS#11 module (.so), e.g. findSoftHsmModule() from softhsm.ts. */
-  modulePath: string;
-  /** Label of the token (CKA_LABEL of the token, at most 32 bytes). */
-  tokenLabel: string;
-  /** User PIN, resolved by the caller (resolvePin). Never logged, never in an error. */
-  pin: string;
+export type Pkcs11KeystoreConfig = TokenConfig & {
   /** Prefix of the object labels; default 'custos-'. Lets several applications share a token. */
   objectLabelPrefix?: string;
 };
@@ -43,7 +41,6 @@ const DEFAULT_PREFIX = 'custos-';
 const APPLICATION = 'custos';
 /** Context of the sealed encryption scalar; `party` is the token label. */
 const ENCRYPTION_KEY_ID = 'node';
-const CKA_ID_BYTES = 16;
 
 export class Pkcs11Keystore implements Keystore {
   /** 'p11-' + hex(CKA_ID of the sealing key): stable for the key's life, not secret. */
@@ -80,19 +77,11 @@ export class Pkcs11Keystore implements Keystore {
   static open(config: Pkcs11KeystoreConfig): Pkcs11Keystore {
     const { modulePath, tokenLabel, pin } = config;
     const prefix = config.objectLabelPrefix ?? DEFAULT_PREFIX;
-    if (typeof tokenLabel !== 'string' || tokenLabel.trim() === '' || utf8(tokenLabel).length > 32) throw new HsmError('hsm.config', 'token label must be 1 to 32 bytes');
-    if (typeof pin !== 'string' || pin === '') throw new HsmError('hsm.config', 'the HSM user PIN is empty');
+    requireTokenConfig(tokenLabel, pin);
     if (typeof prefix !== 'string' || utf8(prefix).length > 64) throw new HsmError('hsm.config', 'object label prefix must be at most 64 bytes');
-    const lease = acquireModule(modulePath);
-    const lib = lease.lib;
-    let session: Handle | undefined;
+    const { lease, session } = openUserSession({ modulePath, tokenLabel, pin }, (lib, slot) => requireMechanisms(lib, slot, tokenLabel, REQUIRED_MECHANISMS));
     try {
-      const slot = findTokenSlot(lib, tokenLabel, modulePath);
-      lease.claimToken(tokenLabel);
-      requireMechanisms(lib, slot, tokenLabel);
-      session = call('C_OpenSession', () => lib.C_OpenSession(slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION));
-      login(lib, slot, session, tokenLabel, pin);
-      const t = new Token(lib, session);
+      const t = new Token(lease.lib, session);
       const aes = findOrCreateSealingKey(t, prefix + 'sealing-key');
       const identity = findOrCreateIdentity(t, prefix + 'identity');
       const ks = new Pkcs11Keystore({
@@ -103,11 +92,7 @@ export class Pkcs11Keystore implements Keystore {
       ks.#selfTest();
       return ks;
     } catch (e) {
-      if (session !== undefined) {
-        try { lib.C_Logout(session); } catch { /* maybe never logged in */ }
-        try { lib.C_CloseSession(session); } catch { /* released below anyway */ }
-      }
-      lease.release();
+      closeUserSession(lease, session);
       throw e;
     }
   }
@@ -180,9 +165,7 @@ export class Pkcs11Keystore implements Keystore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try { this.#lib.C_Logout(this.#session); } catch { /* closing anyway */ }
-    try { this.#lib.C_CloseSession(this.#session); } catch { /* idem */ }
-    this.#lease.release();
+    closeUserSession(this.#lease, this.#session);
   }
 
   #live(): void {
@@ -248,84 +231,12 @@ type OpenState = {
   identityPub: Uint8Array;
 };
 
-/** Object search and attribute reads on one session. */
-class Token {
-  readonly lib: PKCS11;
-  readonly session: Handle;
-  constructor(lib: PKCS11, session: Handle) {
-    this.lib = lib;
-    this.session = session;
-  }
-
-  find(template: Template): Handle[] {
-    return call('C_FindObjects', () => {
-      this.lib.C_FindObjectsInit(this.session, template);
-      try { return this.lib.C_FindObjects(this.session, 8); } finally { this.lib.C_FindObjectsFinal(this.session); }
-    });
-  }
-
-  /** The one object matching, or undefined; more than one is an error (ambiguous which to use). */
-  findOne(template: Template, label: string): Handle | undefined {
-    const found = this.find(template);
-    if (found.length > 1) throw new HsmError('hsm.object_ambiguous', `the token holds ${found.length} objects labelled "${label}"; remove the extra ones`);
-    return found[0];
-  }
-
-  bytes(handle: Handle, type: number): Uint8Array {
-    const [a] = call('C_GetAttributeValue', () => this.lib.C_GetAttributeValue(this.session, handle, [{ type }]));
-    return new Uint8Array(a.value);
-  }
-
-  bool(handle: Handle, type: number): boolean {
-    const v = this.bytes(handle, type);
-    return v.length === 1 && v[0] !== 0;
-  }
-}
-
-function findTokenSlot(lib: PKCS11, tokenLabel: string, modulePath: string): Handle {
-  const slots = call('C_GetSlotList', () => lib.C_GetSlotList(true));
-  const labels: string[] = [];
-  const matches: Handle[] = [];
-  for (const slot of slots) {
-    const info = call('C_GetTokenInfo', () => lib.C_GetTokenInfo(slot));
-    if ((info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) === 0) continue;
-    // Token labels are blank-padded to 32 bytes.
-    const label = info.label.replace(/ +$/, '');
-    labels.push(label);
-    if (label === tokenLabel) matches.push(slot);
-  }
-  if (matches.length === 0) {
-    const seen = labels.length === 0 ? 'no initialized tokens' : `tokens: ${labels.map((l) => JSON.stringify(l)).join(', ')}`;
-    throw new HsmError('hsm.token_missing', `no token labelled "${tokenLabel}" in PKCS#11 module ${modulePath} (${seen})`);
-  }
-  if (matches.length > 1) throw new HsmError('hsm.token_ambiguous', `${matches.length} tokens are labelled "${tokenLabel}" in PKCS#11 module ${modulePath}`);
-  return matches[0];
-}
-
 const REQUIRED_MECHANISMS: [number, string][] = [
   [pkcs11js.CKM_AES_KEY_GEN, 'CKM_AES_KEY_GEN'],
   [pkcs11js.CKM_AES_GCM, 'CKM_AES_GCM'],
   [pkcs11js.CKM_EC_KEY_PAIR_GEN, 'CKM_EC_KEY_PAIR_GEN'],
   [pkcs11js.CKM_ECDSA, 'CKM_ECDSA'],
 ];
-
-function requireMechanisms(lib: PKCS11, slot: Handle, tokenLabel: string): void {
-  const have = new Set(call('C_GetMechanismList', () => lib.C_GetMechanismList(slot)));
-  const missing = REQUIRED_MECHANISMS.filter(([m]) => !have.has(m)).map(([, name]) => name);
-  if (missing.length > 0) throw new HsmError('hsm.mechanism_unsupported', `token "${tokenLabel}" lacks ${missing.join(', ')}`);
-}
-
-function login(lib: PKCS11, slot: Handle, session: Handle, tokenLabel: string, pin: string): void {
-  // Checked first so that a locked token does not cost a further failed attempt.
-  const flags = call('C_GetTokenInfo', () => lib.C_GetTokenInfo(slot)).flags;
-  if ((flags & pkcs11js.CKF_USER_PIN_LOCKED) !== 0) throw pinLocked(tokenLabel);
-  if ((flags & pkcs11js.CKF_USER_PIN_INITIALIZED) === 0) throw new HsmError('hsm.token_uninitialized', `token "${tokenLabel}" has no user PIN set`);
-  try {
-    lib.C_Login(session, pkcs11js.CKU_USER, pin);
-  } catch (e) {
-    throw loginFailure(e, tokenLabel);
-  }
-}
 
 function findOrCreateSealingKey(t: Token, label: string): { handle: Handle; id: Uint8Array } {
   const template: Template = [
@@ -353,13 +264,9 @@ function findOrCreateSealingKey(t: Token, label: string): { handle: Handle; id: 
       { type: pkcs11js.CKA_DERIVE, value: false },
     ]));
   }
-  // Checked on every open, not only at creation: a key put there by other means must not be trusted.
-  requirePolicy(t, handle, label, [
+  t.requirePolicy(handle, label, [
     [pkcs11js.CKA_TOKEN, true, 'CKA_TOKEN'],
-    [pkcs11js.CKA_SENSITIVE, true, 'CKA_SENSITIVE'],
-    [pkcs11js.CKA_ALWAYS_SENSITIVE, true, 'CKA_ALWAYS_SENSITIVE'],
-    [pkcs11js.CKA_EXTRACTABLE, false, 'CKA_EXTRACTABLE'],
-    [pkcs11js.CKA_NEVER_EXTRACTABLE, true, 'CKA_NEVER_EXTRACTABLE'],
+    ...KEPT_IN_TOKEN,
     [pkcs11js.CKA_ENCRYPT, true, 'CKA_ENCRYPT'],
     [pkcs11js.CKA_DECRYPT, true, 'CKA_DECRYPT'],
   ]);
@@ -371,61 +278,16 @@ function findOrCreateSealingKey(t: Token, label: string): { handle: Handle; id: 
 }
 
 function findOrCreateIdentity(t: Token, label: string): { privateKey: Handle; publicKey: Uint8Array } {
-  const priv: Template = [
-    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
-    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
-    { type: pkcs11js.CKA_LABEL, value: label },
-  ];
-  const pub: Template = [
-    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
-    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
-    { type: pkcs11js.CKA_LABEL, value: label },
-  ];
-  let privateKey = t.findOne(priv, label);
-  let publicKey = t.findOne(pub, label);
-  if (privateKey === undefined && publicKey === undefined) {
-    const id = randomBytes(CKA_ID_BYTES);
-    const common: Attribute[] = [
-      { type: pkcs11js.CKA_LABEL, value: label },
-      { type: pkcs11js.CKA_ID, value: id },
-      { type: pkcs11js.CKA_TOKEN, value: true },
-    ];
-    const pair = call('C_GenerateKeyPair', () => t.lib.C_GenerateKeyPair(t.session, { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN }, [
-      ...common,
-      { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from(P256_EC_PARAMS) },
-      { type: pkcs11js.CKA_PRIVATE, value: false },
-      { type: pkcs11js.CKA_VERIFY, value: true },
-    ], [
-      ...common,
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-      { type: pkcs11js.CKA_SIGN, value: true },
-      { type: pkcs11js.CKA_DERIVE, value: false },
-    ]));
-    privateKey = pair.privateKey;
-    publicKey = pair.publicKey;
-  }
-  if (privateKey === undefined || publicKey === undefined) {
-    throw new HsmError('hsm.object_incomplete', `the token holds only the ${privateKey === undefined ? 'public' : 'private'} half of the key pair "${label}"`);
-  }
-  requirePolicy(t, privateKey, label, [
+  const { privateKey, publicKey } = findOrGenerateEcKeyPair(t, label, { keyType: pkcs11js.CKK_EC, mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN, ecParams: P256_EC_PARAMS });
+  t.requirePolicy(privateKey, label, [
     [pkcs11js.CKA_TOKEN, true, 'CKA_TOKEN'],
-    [pkcs11js.CKA_SENSITIVE, true, 'CKA_SENSITIVE'],
-    [pkcs11js.CKA_ALWAYS_SENSITIVE, true, 'CKA_ALWAYS_SENSITIVE'],
-    [pkcs11js.CKA_EXTRACTABLE, false, 'CKA_EXTRACTABLE'],
-    [pkcs11js.CKA_NEVER_EXTRACTABLE, true, 'CKA_NEVER_EXTRACTABLE'],
+    ...KEPT_IN_TOKEN,
     [pkcs11js.CKA_SIGN, true, 'CKA_SIGN'],
   ]);
   if (!isP256Params(t.bytes(privateKey, pkcs11js.CKA_EC_PARAMS)) || !isP256Params(t.bytes(publicKey, pkcs11js.CKA_EC_PARAMS))) {
     throw new HsmError('hsm.key_policy', `key pair "${label}" is not on P-256`);
   }
   return { privateKey, publicKey: ecPointToCompressed(t.bytes(publicKey, pkcs11js.CKA_EC_POINT)) };
-}
-
-function requirePolicy(t: Token, handle: Handle, label: string, rules: [number, boolean, string][]): void {
-  const wrong = rules.filter(([type, want]) => t.bool(handle, type) !== want).map(([, want, name]) => `${name} should be ${want}`);
-  if (wrong.length > 0) throw new HsmError('hsm.key_policy', `object "${label}" does not meet custos' key policy: ${wrong.join(', ')}`);
 }
 
 function gcm(iv: Uint8Array, aad: Uint8Array): Mechanism {
@@ -451,14 +313,4 @@ function ulong(v: Uint8Array): number {
   if (v.length === 8) return Number(le ? buf.readBigUInt64LE(0) : buf.readBigUInt64BE(0));
   if (v.length === 4) return le ? buf.readUInt32LE(0) : buf.readUInt32BE(0);
   throw new HsmError('hsm.device_error', `unexpected CK_ULONG of ${v.length} bytes`);
-}
-
-/** Runs a PKCS#11 call; failures become hsm.device_error naming the operation and CKR value. */
-function call<T>(operation: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof HsmError) throw e;
-    throw deviceError(operation, e);
-  }
 }

@@ -1,4 +1,4 @@
-import { aggregate, commitmentIsValid, type FrostCommitmentInput } from '../protocols/frost/index.ts';
+import { aggregate, type FrostCommitmentInput } from '../protocols/frost/index.ts';
 import type { GroupPublic } from './dkg-runner.ts';
 
 /**
@@ -9,9 +9,4 @@ export function combineShares(group: GroupPublic, commitments: FrostCommitmentIn
   // aggregate() verifies each share (naming a bad one) and the final signature under the key's
   // reported public key before it returns.
   return aggregate(group, commitments, message, shares);
-}
-
-/** Whether a pooled commitment's points are valid group elements for the key's scheme. */
-export function commitmentPointsValid(group: GroupPublic, c: { party: string; hiding: string; binding: string }): boolean {
-  return commitmentIsValid(group.scheme, c);
 }

@@ -7,7 +7,7 @@ import type { SignedNonceCommitment } from '../wire/nonce-commitment.ts';
 import type { Cluster } from './cluster.ts';
 import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 import type { GroupPublic } from './dkg-runner.ts';
-import { combineShares, commitmentPointsValid } from './frost-combine.ts';
+import { combineShares } from './frost-combine.ts';
 import { quorumsOf } from './quorum.ts';
 
 /**
@@ -115,14 +115,15 @@ export class SigningService {
   async refill(key: CoordKeyRow, quorum: string[], count: number): Promise<void> {
     const qname = quorum.join(',');
     const lists = await Promise.all(quorum.map((p) => this.#cluster.client(p).post<{ commitments: SignedNonceCommitment[] }>('/v1/nonces', { keyId: key.id, quorum, count })));
-    // Pool only what each member provably made: its signature over key, quorum and points, and
-    // points that decode. A member that answers otherwise is named (our own check is the evidence).
-    const group = JSON.parse(key.group_public) as GroupPublic;
+    // Pool only what each member provably made: its signature over key, quorum and points. A
+    // member that answers otherwise is named (our own check is the evidence). The points are
+    // checked by every co-signer at reserve time, which names a signer of invalid ones; checking
+    // them here too would block the event loop for every batch (Ed25519 subgroup checks).
     const all = lists.flatMap((l, i) => {
       const list = Array.isArray(l?.commitments) ? l.commitments : [];
       for (const c of list) {
         if (c?.party !== quorum[i] || c.keyId !== key.id || !Array.isArray(c.quorum) || c.quorum.join(',') !== qname
-          || !this.#cluster.verifyCommitment(c) || !commitmentPointsValid(group, c)) {
+          || !this.#cluster.verifyCommitment(c)) {
           throw new ProtocolAbort('sign.bad_commitment', quorum[i], `${quorum[i]} answered with an invalid nonce commitment`);
         }
       }

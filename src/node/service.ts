@@ -335,7 +335,7 @@ export class NodeService {
       const node = this.#genesis.nodes.find((n) => n.id === c.party)!;
       if (!verifyNonceCommitment(this.cluster, c, fromHex(node.identityKey))) throw new AuthenticationError('sign.bad_commitment', `commitment claimed to be by ${c.party} is not signed by it`, 'coordinator');
       // Signed but invalid points: its signer made it, and nothing of ours is consumed for it.
-      if (!commitmentIsValid(scheme, c)) throw new ProtocolAbort('sign.bad_commitment', c.party, `${c.party} signed a nonce commitment whose points are not valid group elements`);
+      if (c.party !== this.id && !commitmentIsValid(scheme, c)) throw new ProtocolAbort('sign.bad_commitment', c.party, `${c.party} signed a nonce commitment whose points are not valid group elements`);
     }
     if (!signers.includes(this.id)) throw new ValidationError(`this node (${this.id}) is not among the signers`);
     return list;

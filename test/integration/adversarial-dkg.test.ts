@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromHex, toHex } from '../../src/common/bytes.ts';
+import { ProtocolAbort } from '../../src/common/errors.ts';
 import { eciesEncryptProvingEphemeral } from '../../src/crypto/ecies.ts';
 import { proveDecryption } from '../../src/crypto/decryption-proof.ts';
 import { getGroup } from '../../src/crypto/group.ts';
@@ -168,6 +169,22 @@ describe('DKG: cheaters are named', () => {
         const k = (await apiAt(c.nodeUrl(n))('GET', '/v1/keys')).json.keys.find((x: any) => x.id === keyId);
         assert.notEqual(k?.state, 'active');
       }
+    } finally {
+      await c.stop();
+    }
+  });
+
+  test('a node that falsely accuses an honest one on its own word gets no one named', async () => {
+    // Review finding: the coordinator used to believe any culprit a node reported.
+    const c = await startTestCluster({
+      malicious: { dkgRound2: () => { throw new ProtocolAbort('dkg.bad_share', 'node-2', 'node-2 sent me a bad share (a lie)'); } },
+    });
+    try {
+      const r = await c.api('POST', '/v1/keys', { scheme: 'frost-ed25519', threshold: 2 });
+      assert.equal(r.status, 502, JSON.stringify(r.json));
+      assert.equal(r.json.code, 'dkg.disputed');
+      assert.equal(r.json.culprit, undefined, 'node-2 is not named on node-3\'s word alone');
+      assert.ok(r.json.context.reports.includes('node-3: dkg.bad_share (culprit node-2)'), JSON.stringify(r.json.context));
     } finally {
       await c.stop();
     }

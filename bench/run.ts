@@ -37,7 +37,7 @@ try {
   await waitForPool(cluster.url, created.id, poolLow);
 
   const legacyDir = join(home, 'legacy');
-  legacy = await spawnServer('legacy', [], {}, undefined, resolve(import.meta.dirname, '../src/compat/legacy-signer-main.ts'), ['--data-dir', legacyDir, '--port', '0']);
+  legacy = await spawnServer('legacy', [], {}, undefined, resolve(import.meta.dirname, '../src/cli/legacy-signer-main.ts'), ['--data-dir', legacyDir, '--port', '0']);
   const legacyKey = (legacy.extra as { keyId: string }).keyId;
 
   const measure = async (name: string, url: string, keyId: string): Promise<LoadResult> => {

@@ -110,7 +110,7 @@ async function cmdInit(argv: string[]): Promise<number> {
 async function cmdStart(argv: string[]): Promise<number> {
   const { values } = parse(argv, { home: { type: 'string' }, port: { type: 'string' } } as const);
   if (values.help) { print(HELP.start); return 0; }
-  const { initLocalCluster, isInitialised, startLocalCluster, layout } = await import('./local-cluster.ts');
+  const { initLocalCluster, isInitialised, serviceOf, startLocalCluster, layout } = await import('./local-cluster.ts');
   const home = values.home ?? defaultHome();
   if (!isInitialised(home)) {
     process.stderr.write(`custos: no cluster in ${layout(home).home} yet; initialising one\n`);
@@ -127,7 +127,7 @@ async function cmdStart(argv: string[]): Promise<number> {
     const done = () => res();
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
-    for (const p of [cluster.coordinator, ...cluster.nodes]) p.child.once('exit', (code) => { process.stderr.write(`custos: ${p.id} exited (${code}); stopping\n`); done(); });
+    for (const p of [cluster.coordinator, ...cluster.nodes.map(serviceOf)]) p.onExit((code) => { process.stderr.write(`custos: ${p.id} exited (${code}); stopping\n`); done(); });
   });
   await cluster.stop();
   return 0;

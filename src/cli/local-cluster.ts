@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../common/errors.ts';
@@ -30,9 +30,18 @@ export function isInitialised(home: string): boolean {
   return existsSync(join(resolve(home), 'genesis.json'));
 }
 
-function writeSecretFile(path: string, content: string): void {
+/** A fresh random HSM PIN. */
+export function newPin(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/** Stores a secret line owner-only (write then rename, so a reader never sees half a file). */
+export function writeSecretFile(path: string, secret: string): string {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, content, { mode: 0o600 });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, secret + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+  return secret;
 }
 
 /** Runs a child custos command and returns its stdout (stderr passes through on failure). */
@@ -54,9 +63,8 @@ export function runChild(args: string[], env: NodeJS.ProcessEnv = {}): Promise<s
  */
 export async function provisionNode(dir: string, id: string): Promise<GenesisNode> {
   mkdirSync(dir, { recursive: true });
-  const pin = randomBytes(12).toString('hex');
-  const soPin = randomBytes(12).toString('hex');
-  writeSecretFile(join(dir, 'hsm-pin'), pin + '\n');
+  const pin = writeSecretFile(join(dir, 'hsm-pin'), newPin());
+  const soPin = newPin();
   const tok = provisionSoftHsmToken({ dataDir: dir, label: `custos-${id}`, soPin, userPin: pin });
   writeFileSync(join(dir, 'node.json'), JSON.stringify({
     id, host: '127.0.0.1', port: 0, genesisPath: 'genesis.json',
@@ -114,26 +122,33 @@ export function spawnServer(id: string, args: string[], env: NodeJS.ProcessEnv =
   });
 }
 
-export type LocalCluster = { url: string; nodes: RunningProcess[]; coordinator: RunningProcess; stop: () => Promise<void> };
+/** A running server of the cluster, whether a child process or (in tests) in-process. */
+export type Service = { id: string; url: string; stop: () => Promise<void>; onExit: (fn: (code: number | null) => void) => void };
 
-export async function startLocalCluster(home: string, opts: { port?: number; onLog?: (line: string) => void; coordinatorArgs?: string[]; external?: { id: string; url: string }[]; pool?: { low?: number; batch?: number; intervalMs?: number }; startCoordinator?: (dir: string) => Promise<RunningProcess> } = {}): Promise<LocalCluster> {
+export function serviceOf(p: RunningProcess): Service {
+  return { id: p.id, url: p.url, stop: () => stopChild(p.child), onExit: (fn) => { p.child.once('exit', fn); } };
+}
+
+export type LocalCluster = { url: string; nodes: RunningProcess[]; coordinator: Service; stop: () => Promise<void> };
+
+export async function startLocalCluster(home: string, opts: { port?: number; onLog?: (line: string) => void; coordinatorArgs?: string[]; external?: { id: string; url: string }[]; pool?: { low?: number; batch?: number; intervalMs?: number }; startCoordinator?: (dir: string) => Promise<Service> } = {}): Promise<LocalCluster> {
   const l = layout(home);
   const genesis = parseGenesis(JSON.parse(readFileSync(l.genesisPath, 'utf8')));
   const external = opts.external ?? [];
   const nodeDirs = genesis.nodes.filter((n) => !external.some((e) => e.id === n.id)).map((n) => ({ id: n.id, dir: join(l.home, 'nodes', n.id) }));
   const nodes = await Promise.all(nodeDirs.map((n) => spawnServer(n.id, ['node', '--data-dir', n.dir], {}, opts.onLog)));
   writeFileSync(join(l.coordinatorDir, 'coordinator.json'), JSON.stringify({ host: '127.0.0.1', port: opts.port ?? 8700, genesisPath: 'genesis.json', nodes: [...nodes.map((n) => ({ id: n.id, url: n.url })), ...external], ...(opts.pool ? { pool: opts.pool } : {}) }, null, 2) + '\n');
-  let coordinator: RunningProcess;
+  let coordinator: Service;
   try {
     coordinator = opts.startCoordinator
       ? await opts.startCoordinator(l.coordinatorDir)
-      : await spawnServer('coordinator', ['coordinator', '--data-dir', l.coordinatorDir, ...(opts.port !== undefined ? ['--port', String(opts.port)] : []), ...(opts.coordinatorArgs ?? [])], {}, opts.onLog);
+      : serviceOf(await spawnServer('coordinator', ['coordinator', '--data-dir', l.coordinatorDir, ...(opts.port !== undefined ? ['--port', String(opts.port)] : []), ...(opts.coordinatorArgs ?? [])], {}, opts.onLog));
   } catch (e) {
     for (const n of nodes) n.child.kill('SIGTERM');
     throw e;
   }
   const stop = async () => {
-    await Promise.all([coordinator, ...nodes].map((p) => stopChild(p.child)));
+    await Promise.all([coordinator.stop(), ...nodes.map((p) => stopChild(p.child))]);
   };
   return { url: coordinator.url, nodes, coordinator, stop };
 }

@@ -1,19 +1,14 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalBytes } from '../common/canonical-json.ts';
 import { fromHex, toHex } from '../common/bytes.ts';
 import { ConflictError, HsmError, NotFoundError, ValidationError, asCustosError } from '../common/errors.ts';
-import { installProblemHandlers, listenUrl, serverOptions } from '../common/http.ts';
-import { jsonLogger, type Logger } from '../common/logger.ts';
+import { installProblemHandlers, serverOptions } from '../common/http.ts';
+import type { Logger } from '../common/logger.ts';
 import { problemOf, PROBLEM_CONTENT_TYPE } from '../common/problem.ts';
 import * as S from '../coordinator/schemas.ts';
-import { Pkcs11Ed25519Signer } from '../hsm/pkcs11-ed25519.ts';
-import { resolvePin } from '../hsm/pin.ts';
-import { provisionSoftHsmToken, softHsmTokenExists, useSoftHsmConf } from '../hsm/softhsm.ts';
 import { LegacyStore, type LegacyRequestRow } from './legacy-store.ts';
 
 /**
@@ -22,9 +17,10 @@ import { LegacyStore, type LegacyRequestRow } from './legacy-store.ts';
  * -> {"requestId","signature"}. It is the baseline custos' threshold signing is measured against,
  * so it keeps the coordinator's production discipline: schema-checked bodies, problem+json errors,
  * every request recorded durably before the HSM signs and updated after, Idempotency-Key replays.
+ * The key itself is injected (cli/legacy-signer.ts opens it in SoftHSM): compat/ does not touch HSMs.
  */
 
-/** What the front door needs of its signer: one key, synchronous signing (pkcs11-ed25519.ts). */
+/** What the front door needs of its signer: one key, synchronous signing (hsm/pkcs11-ed25519.ts fits). */
 export type SingleKeySigner = {
   readonly keyId: string;
   publicKey(): Uint8Array;
@@ -153,90 +149,4 @@ export function buildLegacyApi(d: LegacyApiDeps): FastifyInstance {
   });
 
   return app;
-}
-
-export type LegacySignerOptions = {
-  /** Holds the SoftHSM token (hsm/), the user PIN file when custos chose the PIN, and legacy-signer.db. */
-  dataDir: string;
-  /** TCP port on 127.0.0.1; default 0 (chosen by the OS). */
-  port?: number;
-  /** Default 'custos-legacy'. */
-  tokenLabel?: string;
-  /** User PIN. Omitted: read from <dataDir>/hsm-pin, which is written (0600, random PIN) when the token is created. */
-  pin?: string;
-  /** PKCS#11 module; default the system SoftHSM2. */
-  modulePath?: string;
-  verifySignatures?: boolean;
-  log?: Logger;
-};
-
-export type RunningLegacySigner = {
-  url: string;
-  keyId: string;
-  /** Hex, 32 bytes. */
-  publicKey: string;
-  close(): Promise<void>;
-};
-
-export const LEGACY_TOKEN_LABEL = 'custos-legacy';
-export const LEGACY_PIN_FILE = 'hsm-pin';
-export const LEGACY_DB_FILE = 'legacy-signer.db';
-
-/**
- * Provisions (first run) and opens the signer's own SoftHSM token in `dataDir`, opens its request
- * log and serves on 127.0.0.1. The process then uses that token directory's softhsm2.conf
- * (one process, one token directory: softhsm.ts); run it as its own process beside a cluster.
- */
-export async function startLegacySigner(opts: LegacySignerOptions): Promise<RunningLegacySigner> {
-  const dataDir = resolve(opts.dataDir);
-  const tokenLabel = opts.tokenLabel ?? LEGACY_TOKEN_LABEL;
-  const log = opts.log ?? jsonLogger('legacy-signer');
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const pinFile = join(dataDir, LEGACY_PIN_FILE);
-  const exists = softHsmTokenExists(dataDir, tokenLabel);
-  // The PIN file is written before the token exists: a crash in between must not leave a token whose PIN nobody knows.
-  const pin = opts.pin ?? (exists ? resolvePin({ pinFile }) : writePinFile(pinFile));
-  const tok = provisionSoftHsmToken({ dataDir, label: tokenLabel, soPin: randomBytes(12).toString('hex'), userPin: pin, modulePath: opts.modulePath });
-  if (tok.created) log.info('legacy.token_created', { token: tokenLabel });
-  useSoftHsmConf(tok.confPath);
-  const signer = Pkcs11Ed25519Signer.open({ modulePath: tok.modulePath, tokenLabel, pin });
-  let store: LegacyStore | undefined;
-  let app: FastifyInstance | undefined;
-  try {
-    store = new LegacyStore(join(dataDir, LEGACY_DB_FILE));
-    app = buildLegacyApi({ signer, store, log, verifySignatures: opts.verifySignatures });
-    const url = await listenUrl(app, '127.0.0.1', opts.port ?? 0);
-    log.info('legacy.listening', { url, key: signer.keyId });
-    let closing: Promise<void> | undefined;
-    const a = app;
-    const s = store;
-    return {
-      url,
-      keyId: signer.keyId,
-      publicKey: toHex(signer.publicKey()),
-      close: () => {
-        closing ??= (async () => {
-          try { await a.close(); } finally {
-            s.close();
-            signer.close();
-          }
-        })();
-        return closing;
-      },
-    };
-  } catch (e) {
-    try { await app?.close(); } catch { /* already failing */ }
-    store?.close();
-    signer.close();
-    throw e;
-  }
-}
-
-/** A fresh random user PIN, stored owner-only (write then rename, so a reader never sees half a file). */
-function writePinFile(path: string): string {
-  const pin = randomBytes(16).toString('hex');
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, pin + '\n', { mode: 0o600 });
-  renameSync(tmp, path);
-  return pin;
 }

@@ -60,7 +60,6 @@ export class Cluster {
   suspect(id: string, ms = 10 * 60_000): void { this.#suspectUntil.set(id, Date.now() + ms); }
   isSuspect(id: string): boolean { return (this.#suspectUntil.get(id) ?? 0) > Date.now(); }
   markDown(id: string): void { this.#up.set(id, false); }
-  markUp(id: string): void { this.#up.set(id, true); }
 
   async probe(): Promise<Record<string, boolean>> {
     await Promise.all([...this.clients.values()].map(async (c) => {

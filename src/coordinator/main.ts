@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '../common/errors.ts';
 import { jsonLogger, type Logger } from '../common/logger.ts';
 import { listenUrl } from '../common/http.ts';
+import { once } from '../common/once.ts';
 import { parseGenesis, type Genesis } from '../wire/genesis.ts';
 import type { Envelope } from '../wire/envelope.ts';
 import { CoordinatorStore } from './store.ts';
@@ -67,16 +68,13 @@ export async function startCoordinator(cfg: CoordinatorConfig, opts: { log?: Log
   keeper.start();
   const url = await listenUrl(app, cfg.host, cfg.port);
   log.info('coordinator.listening', { url });
-  let closed = false;
   return {
     url,
-    close: async () => {
-      if (closed) return;
-      closed = true;
+    close: once(async () => {
       keeper.stop();
       cluster.stop();
       await app.close();
       store.close();
-    },
+    }),
   };
 }

@@ -7,7 +7,7 @@ import type { SignedNonceCommitment } from '../wire/nonce-commitment.ts';
 import type { Cluster } from './cluster.ts';
 import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 import type { GroupPublic } from './dkg-runner.ts';
-import { combineShares } from './frost-combine.ts';
+import { aggregate } from '../protocols/frost/index.ts';
 import { quorumsOf } from './quorum.ts';
 
 /**
@@ -25,7 +25,6 @@ export class SigningService {
   readonly #onPool: (hit: boolean) => void;
   /** Called with every party named as culprit by a signing session. */
   onCulprit?: (node: string, code: string) => void;
-  onSessionEnd?: (sessionId: string) => void;
 
   constructor(store: CoordinatorStore, cluster: Cluster, log: Logger, onPool: (hit: boolean) => void) {
     this.#store = store;
@@ -99,7 +98,6 @@ export class SigningService {
       .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/receipt', to: BROADCAST }));
     const shares = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/share', { sessionId, receipts: receipts.filter((r) => r.from !== p) }))))
       .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/share', to: 'coordinator' }));
-    this.onSessionEnd?.(sessionId);
     const byParty: Record<string, string> = {};
     shares.forEach((s, i) => {
       const p = s?.payload as { share?: unknown } | undefined;
@@ -107,7 +105,9 @@ export class SigningService {
       byParty[quorum[i]] = p.share;
     });
     const group = JSON.parse(key.group_public) as GroupPublic;
-    const signature = combineShares(group, commitments.map((c: SignedNonceCommitment) => ({ party: c.party, hiding: c.hiding, binding: c.binding })), message, byParty);
+    // aggregate() verifies each share (a bad one names its node) and the final signature under
+    // the key's reported public key before it returns.
+    const signature = aggregate(group, commitments.map((c: SignedNonceCommitment) => ({ party: c.party, hiding: c.hiding, binding: c.binding })), message, byParty);
     return { signature, signers: quorum, pooled };
   }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { toHex } from '../common/bytes.ts';
 import { jsonLogger } from '../common/logger.ts';
 import { listenUrl } from '../common/http.ts';
+import { once } from '../common/once.ts';
 import { parseGenesis } from '../wire/genesis.ts';
 import { openPkcs11Keystore, resolvePin } from '../hsm/pkcs11-keystore.ts';
 import { useSoftHsmConf } from '../hsm/softhsm.ts';
@@ -39,15 +40,12 @@ export async function runNode(dataDir: string, overrides: { port?: number } = {}
   const app = buildNodeServer(svc, log);
   const url = await listenUrl(app, cfg.host, overrides.port ?? cfg.port);
   log.info('node.listening', { url });
-  let closed = false;
   return {
     url,
-    close: async () => {
-      if (closed) return;
-      closed = true;
+    close: once(async () => {
       await app.close();
       store.close();
       ks.close();
-    },
+    }),
   };
 }

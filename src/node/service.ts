@@ -3,7 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalBytes, type Json } from '../common/canonical-json.ts';
 import { fromHex, toHex, wipe } from '../common/bytes.ts';
 import { AuthenticationError, ConflictError, CustosError, NotFoundError, ProtocolAbort, ReuseError, ValidationError } from '../common/errors.ts';
-import { groupOf, isScheme, type Scheme } from '../common/schemes.ts';
+import { isScheme, type Scheme } from '../common/schemes.ts';
 import { BROADCAST, payloadDigest, type Inbound } from '../protocols/message.ts';
 import type { DkgParams, DkgResult } from '../protocols/dkg/types.ts';
 import * as dkg from '../protocols/dkg/index.ts';
@@ -361,7 +361,8 @@ export class NodeService {
     const nonce = this.#store.getNonce(own.nonceId);
     if (!nonce || nonce.key_id !== input.keyId) throw new ReuseError('nonce.unknown', `nonce ${own.nonceId} is not one of this node's nonces for key ${input.keyId}`, 'coordinator');
     if (nonce.state !== 'ready') throw new ReuseError('nonce.reused', `nonce ${own.nonceId} was already used`, 'coordinator');
-    if (JSON.parse(nonce.commitment).hiding !== own.hiding || JSON.parse(nonce.commitment).binding !== own.binding) throw new AuthenticationError('sign.bad_commitment', 'own commitment in the list differs from the one this node made', 'coordinator');
+    const made = JSON.parse(nonce.commitment) as SignedNonceCommitment;
+    if (made.hiding !== own.hiding || made.binding !== own.binding) throw new AuthenticationError('sign.bad_commitment', 'own commitment in the list differs from the one this node made', 'coordinator');
     const receipt = this.#envelope(input.sessionId, 'sign/receipt', BROADCAST, { keyId: input.keyId, binding, nonces: list.map((c) => ({ party: c.party, nonceId: c.nonceId })) });
     this.#store.tx(() => {
       for (const c of list) this.#store.consumeNonce(c.party, c.nonceId, input.sessionId, binding);
@@ -421,7 +422,4 @@ export class NodeService {
     return this.#store.listKeys().map((k) => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: JSON.parse(k.parties), state: k.state, readyNonces: this.#store.countReadyNonces(k.id) }));
   }
 
-  groupOfKey(keyId: string) {
-    return groupOf(this.#activeKey(keyId).row.scheme as Scheme);
-  }
 }

@@ -6,7 +6,6 @@ import { ReuseError } from '../common/errors.ts';
  * state) are stored only as blobs sealed by the node's HSM; everything else here is public.
  */
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS keys (
   id TEXT PRIMARY KEY,
   scheme TEXT NOT NULL,
@@ -174,7 +173,4 @@ export class NodeStore extends SqliteStore {
     this.db.prepare('UPDATE sign_sessions SET share = ? WHERE id = ?').run(share, id);
   }
 
-  getMeta(k: string): string | undefined {
-    return (this.db.prepare('SELECT v FROM meta WHERE k = ?').get(k) as { v: string } | undefined)?.v;
-  }
 }

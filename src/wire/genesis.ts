@@ -48,6 +48,3 @@ export function identityKeys(g: Genesis): Record<string, Uint8Array> {
   return Object.fromEntries(g.nodes.map((n) => [n.id, fromHex(n.identityKey, 'identityKey', 33)]));
 }
 
-export function nodeIds(g: Genesis): string[] {
-  return g.nodes.map((n) => n.id);
-}

@@ -9,12 +9,13 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { fromHex, toHex, utf8 } from '../../src/common/bytes.ts';
 import { CustosError, HsmError } from '../../src/common/errors.ts';
 import { jsonLogger } from '../../src/common/logger.ts';
-import { buildLegacyApi, legacyRequestHash, LEGACY_DB_FILE, LEGACY_PIN_FILE, startLegacySigner, type RunningLegacySigner, type SingleKeySigner } from '../../src/compat/legacy-signer.ts';
+import { buildLegacyApi, legacyRequestHash, type SingleKeySigner } from '../../src/compat/legacy-signer.ts';
+import { LEGACY_DB_FILE, LEGACY_PIN_FILE, startLegacySigner, type RunningLegacySigner } from '../../src/cli/legacy-signer.ts';
 import { LegacyStore } from '../../src/compat/legacy-store.ts';
 
 import { apiAt } from '../support/http.ts';
 
-const MAIN = resolve(import.meta.dirname, '../../src/compat/legacy-signer-main.ts');
+const MAIN = resolve(import.meta.dirname, '../../src/cli/legacy-signer-main.ts');
 const quiet = jsonLogger('legacy-signer-test', () => {});
 
 type Res = { status: number; json: any; contentType: string };

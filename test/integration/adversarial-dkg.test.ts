@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromHex, toHex } from '../../src/common/bytes.ts';
+import { groupOf, type Scheme } from '../../src/common/schemes.ts';
 import { ProtocolAbort } from '../../src/common/errors.ts';
 import { eciesEncryptProvingEphemeral } from '../../src/crypto/ecies.ts';
 import { proveDecryption } from '../../src/crypto/decryption-proof.ts';
@@ -11,8 +12,23 @@ import type { Round1Payload, Round2Payload } from '../../src/protocols/dkg/types
 import { dkgSessionId } from '../../src/wire/dkg-session.ts';
 import { sealEnvelope, type Envelope } from '../../src/wire/envelope.ts';
 import { genesisHash, parseGenesis } from '../../src/wire/genesis.ts';
-import { apiAt, readJson, startTestCluster } from '../support/cluster.ts';
+import { apiAt, readJson, startTestCluster, type TestCluster } from '../support/cluster.ts';
 import { join } from 'node:path';
+
+/**
+ * The test as a relay colluding with node-3 (in-process, software keystore): it drives the nodes'
+ * DKG API directly and can sign any message as node-3.
+ */
+function colludingRelay(c: TestCluster, keyId: string, scheme: Scheme) {
+  const genesis = parseGenesis(readJson(join(c.home, 'genesis.json')));
+  const cluster = genesisHash(genesis);
+  const parties = ['node-1', 'node-2', 'node-3'];
+  const start = { keyId, scheme, threshold: 2, parties };
+  const sessionId = dkgSessionId(keyId, start);
+  const call = (node: string, path: string, body: unknown) => apiAt(c.nodeUrl(node))('POST', path, body);
+  const asNode3 = <P>(round: string, payload: P) => sealEnvelope({ cluster, session: sessionId, round, from: 'node-3', to: '*' }, payload, (m) => c.malicious!.keystore.signIdentity(m));
+  return { genesis, parties, start, sessionId, call, asNode3 };
+}
 
 /**
  * Key generation with a cheating party (node-3, in-process with a software keystore; node-1 and
@@ -25,7 +41,7 @@ describe('DKG: cheaters are named', () => {
       malicious: {
         dkgRound1: (payload, params) => {
           const p = structuredClone(payload) as Round1Payload;
-          const group = getGroup(params.scheme === 'frost-ed25519' ? 'ed25519' : 'secp256k1');
+          const group = getGroup(groupOf(params.scheme));
           // A well-formed, correctly encrypted share that is not on node-3's committed polynomial.
           const wrong = group.encodeScalar(group.randomScalar());
           const enc = eciesEncryptProvingEphemeral(fromHex(params.encryptionKeys['node-1']), wrong, shareContext(params, params.self, 'node-1'), shareEphemeralContext(params, params.self, 'node-1'));
@@ -80,20 +96,14 @@ describe('DKG: cheaters are named', () => {
     // two different round-one broadcasts, both validly signed by node-3.
     const c = await startTestCluster({ malicious: {} });
     try {
-      const genesis = parseGenesis(readJson(join(c.home, 'genesis.json')));
-      const cluster = genesisHash(genesis);
-      const parties = ['node-1', 'node-2', 'node-3'];
-      const keyId = 'equivocation-test';
-      const start = { keyId, scheme: 'bip340' as const, threshold: 2, parties };
-      const sessionId = dkgSessionId(keyId, start);
-      const call = (node: string, path: string, body: unknown) => apiAt(c.nodeUrl(node))('POST', path, body);
+      const { genesis, parties, start, sessionId, call, asNode3 } = colludingRelay(c, 'equivocation-test', 'bip340');
       const r1 = await Promise.all(parties.map((p) => call(p, '/v1/dkg/round1', { ...start, sessionId })));
       assert.deepEqual(r1.map((r) => r.status), [200, 200, 200]);
       const [e1, e2, e3a] = r1.map((r) => r.json as Envelope);
       // A second, different, validly signed round-one broadcast by node-3 (fresh randomness).
       const params = { sessionId, scheme: start.scheme, threshold: 2, parties, self: 'node-3', encryptionKeys: Object.fromEntries(genesis.nodes.map((n) => [n.id, n.encryptionKey])) };
       const other = dkg.round1(params).broadcast;
-      const e3b = sealEnvelope({ cluster, session: sessionId, round: 'dkg/1', from: 'node-3', to: '*' }, other, (m) => c.malicious!.keystore.signIdentity(m));
+      const e3b = asNode3('dkg/1', other);
       assert.notDeepEqual(e3a.payload, e3b.payload);
       const r2 = await Promise.all([
         call('node-1', '/v1/dkg/round2', { sessionId, messages: [e2, e3a] }),
@@ -123,13 +133,8 @@ describe('DKG: cheaters are named', () => {
   test('an equivocating round-two broadcast is caught by the attestation round and the sender named', async () => {
     const c = await startTestCluster({ malicious: {} });
     try {
-      const genesis = parseGenesis(readJson(join(c.home, 'genesis.json')));
-      const cluster = genesisHash(genesis);
-      const parties = ['node-1', 'node-2', 'node-3'];
       const keyId = 'equivocation-round-two';
-      const start = { keyId, scheme: 'frost-ed25519' as const, threshold: 2, parties };
-      const sessionId = dkgSessionId(keyId, start);
-      const call = (node: string, path: string, body: unknown) => apiAt(c.nodeUrl(node))('POST', path, body);
+      const { parties, start, sessionId, call, asNode3 } = colludingRelay(c, keyId, 'frost-ed25519');
       const others = (envs: Envelope[], p: string) => envs.filter((e) => e.from !== p);
       const r1 = (await Promise.all(parties.map((p) => call(p, '/v1/dkg/round1', { ...start, sessionId })))).map((r) => r.json as Envelope);
       const r2 = (await Promise.all(parties.map((p) => call(p, '/v1/dkg/round2', { sessionId, messages: others(r1, p) })))).map((r) => r.json as Envelope);
@@ -137,7 +142,7 @@ describe('DKG: cheaters are named', () => {
       // receivers check only when digests differ), and the colluding relay gives it to node-2.
       const p3 = structuredClone(r2[2].payload) as unknown as Round2Payload;
       p3.echoes['node-1'] = { ...p3.echoes['node-1'], signature: '00'.repeat(64) };
-      const f3b = sealEnvelope({ cluster, session: sessionId, round: 'dkg/2', from: 'node-3', to: '*' }, p3, (m) => c.malicious!.keystore.signIdentity(m));
+      const f3b = asNode3('dkg/2', p3);
       const r3 = await Promise.all([
         call('node-1', '/v1/dkg/finish', { sessionId, messages: [r2[1], r2[2]] }),
         call('node-2', '/v1/dkg/finish', { sessionId, messages: [r2[0], f3b] }),
@@ -149,7 +154,7 @@ describe('DKG: cheaters are named', () => {
       // sender as an equivocator (its signature is over the bytes); the echoer is named instead.
       const caseTrick = structuredClone(e3[2].payload) as any;
       caseTrick.echoes['node-2'].digest = caseTrick.echoes['node-2'].digest.toUpperCase();
-      const e3case = sealEnvelope({ cluster, session: sessionId, round: 'dkg/3', from: 'node-3', to: '*' }, caseTrick, (m) => c.malicious!.keystore.signIdentity(m));
+      const e3case = asNode3('dkg/3', caseTrick);
       const framed = await call('node-1', '/v1/dkg/confirm', { sessionId, messages: [e3[1], e3case] });
       assert.equal(framed.status, 502, JSON.stringify(framed.json));
       assert.equal(framed.json.code, 'dkg.bad_message');

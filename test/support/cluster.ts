@@ -4,9 +4,10 @@ import type { Api } from './http.ts';
 import { mkdtempSync, rmSync, cpSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initLocalCluster, installGenesis, layout, provisionNode, spawnServer, startLocalCluster, stopChild, type LocalCluster, type RunningProcess } from '../../src/cli/local-cluster.ts';
+import { initLocalCluster, installGenesis, layout, provisionNode, spawnServer, startLocalCluster, stopChild, type LocalCluster, type RunningProcess, type Service } from '../../src/cli/local-cluster.ts';
 import { toHex } from '../../src/common/bytes.ts';
 import { jsonLogger } from '../../src/common/logger.ts';
+import { once } from '../../src/common/once.ts';
 import { SoftwareKeystore } from '../../src/hsm/software-keystore.ts';
 import { parseGenesis } from '../../src/wire/genesis.ts';
 import { NodeStore } from '../../src/node/store.ts';
@@ -14,7 +15,6 @@ import { NodeService, type NodeFaults } from '../../src/node/service.ts';
 import { buildNodeServer } from '../../src/node/server.ts';
 import { loadCoordinatorConfig, startCoordinator } from '../../src/coordinator/main.ts';
 import type { Envelope } from '../../src/wire/envelope.ts';
-import { spawn } from 'node:child_process';
 
 /**
  * A real local cluster for integration tests: node and coordinator processes on 127.0.0.1 with
@@ -22,6 +22,8 @@ import { spawn } from 'node:child_process';
  */
 export type TestCluster = {
   home: string;
+  /** The in-process misbehaving node, when the cluster was started with `malicious`. */
+  malicious?: MaliciousNode;
   /** Every line the node and coordinator processes wrote to stderr (their logs). */
   logs: string[];
   url: string;
@@ -45,7 +47,7 @@ export type MaliciousNode = { id: string; keystore: SoftwareKeystore; service: N
  * but an in-process node with a software keystore and the given faults: the misbehaving party
  * whose honest peers must name it. Everything else is real processes.
  */
-export async function startTestCluster(opts: { nodes?: number; keepHome?: boolean; malicious?: NodeFaults | ((keystore: SoftwareKeystore) => NodeFaults); relayTap?: (round: string, envs: Envelope[]) => void } = {}): Promise<TestCluster & { malicious?: MaliciousNode }> {
+export async function startTestCluster(opts: { nodes?: number; keepHome?: boolean; malicious?: NodeFaults | ((keystore: SoftwareKeystore) => NodeFaults); relayTap?: (round: string, envs: Envelope[]) => void } = {}): Promise<TestCluster> {
   const home = mkdtempSync(join(tmpdir(), 'custos-it-'));
   const logs: string[] = [];
   const n = opts.nodes ?? 3;
@@ -71,22 +73,18 @@ export async function startTestCluster(opts: { nodes?: number; keepHome?: boolea
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address() as { port: number };
     malicious = { id: badId, keystore, service, url: `http://127.0.0.1:${addr.port}` };
-    let closed = false;
-    closeMalicious = async () => { if (closed) return; closed = true; await app.close(); store.close(); };
+    closeMalicious = once(async () => { await app.close(); store.close(); });
   }
   // With a relay tap the coordinator runs in this process (its code is the same) so the test sees
   // every envelope it relays; otherwise it is a child process like the nodes.
-  let closeCoordinator = async () => {};
-  const startCoord = opts.relayTap ? async (dir: string): Promise<RunningProcess> => {
+  const startCoord = opts.relayTap ? async (dir: string): Promise<Service> => {
     const coord = await startCoordinator(loadCoordinatorConfig(dir, { port: 0 }), { onRelay: opts.relayTap, log: jsonLogger('coordinator', (line) => logs.push(line)) });
-    closeCoordinator = coord.close;
-    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)']);
-    return { id: 'coordinator', url: coord.url, child };
+    return { id: 'coordinator', url: coord.url, stop: coord.close, onExit: () => {} };
   } : undefined;
   const local = await startLocalCluster(home, { port: 0, onLog: (l) => logs.push(l), external: malicious ? [{ id: malicious.id, url: malicious.url }] : [], startCoordinator: startCoord });
   const procs = new Map(local.nodes.map((n) => [n.id, n]));
   const nodeDir = (id: string) => join(layout(home).home, 'nodes', id);
-  const t: TestCluster & { malicious?: MaliciousNode } = {
+  const t: TestCluster = {
     malicious,
     home,
     logs,
@@ -109,9 +107,8 @@ export async function startTestCluster(opts: { nodes?: number; keepHome?: boolea
       procs.set(id, p);
     },
     halt: async () => {
-      await Promise.all([local.coordinator, ...procs.values()].map((p) => stopChild(p.child)));
+      await Promise.all([local.coordinator.stop(), ...[...procs.values()].map((p) => stopChild(p.child))]);
       await closeMalicious();
-      await closeCoordinator();
     },
     stop: async () => {
       await t.halt();

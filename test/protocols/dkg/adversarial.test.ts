@@ -9,7 +9,7 @@ import { getGroup } from '../../../src/crypto/group.ts';
 import { testIdentities } from './auth.ts';
 import { shareContext, shareEphemeralContext } from '../../../src/protocols/dkg/params.ts';
 import { round1 } from '../../../src/protocols/dkg/index.ts';
-import type { Round1Payload } from '../../../src/protocols/dkg/types.ts';
+import type { Round1Payload, Round2Payload } from '../../../src/protocols/dkg/types.ts';
 import { seededRng } from '../../crypto/rng.ts';
 import { abortsOf, makeNet, runDkg, signed, type Net, type RunOutcome } from './harness.ts';
 
@@ -30,6 +30,19 @@ function encryptShare(net: Net, dealer: string, receiver: string, share: Uint8Ar
   const params = net.params(dealer);
   const { ciphertext, proof } = eciesEncryptProvingEphemeral(fromHex(params.encryptionKeys[receiver]), share, shareContext(params, dealer, contextReceiver), shareEphemeralContext(params, dealer, receiver), seededRng(rngSeed));
   return { ct: toHex(ciphertext), proof: toHex(proof) };
+}
+
+/**
+ * A round-two mutation: `complainer` accuses `accused`, revealing (with a genuine decryption
+ * proof) the ECDH point of the ciphertext that `dealer` sent it, as recorded in `r1`.
+ */
+function complaintBy(net: Net, r1: Record<string, Round1Payload>, complainer: string, accused: string, dealer: string, seed: string) {
+  return (from: string, p: Round2Payload): Round2Payload => {
+    if (from !== complainer) return p;
+    const context = shareContext(net.params(complainer), dealer, complainer);
+    const revealed = proveDecryption(net.encryptionSecret(complainer), fromHex(r1[dealer].shares[complainer]), context, seededRng(seed));
+    return { ...p, complaints: [{ accused, shared: toHex(revealed.shared), proof: toHex(revealed.proof) }] };
+  };
 }
 
 /** `p` with the share for `receiver` replaced. */
@@ -75,13 +88,7 @@ for (const scheme of ['frost-secp256k1', 'frost-ed25519'] as Scheme[]) {
       const r1: Record<string, Round1Payload> = {};
       const out = runDkg(net, {
         mutate1: (from, p) => (r1[from] = p),
-        mutate2: (from, p) => {
-          if (from !== victim) return p;
-          const params = net.params(victim);
-          const context = shareContext(params, cheater, victim);
-          const revealed = proveDecryption(net.encryptionSecret(victim), fromHex(r1[cheater].shares[victim]), context, seededRng('fc'));
-          return { ...p, complaints: [{ accused: cheater, shared: toHex(revealed.shared), proof: toHex(revealed.proof) }] };
-        },
+        mutate2: complaintBy(net, r1, victim, cheater, cheater, 'fc'),
       });
       assertNamed(out, others(net, victim), 'dkg.false_complaint', victim);
     });
@@ -91,13 +98,8 @@ for (const scheme of ['frost-secp256k1', 'frost-ed25519'] as Scheme[]) {
       const r1: Record<string, Round1Payload> = {};
       const out = runDkg(net, {
         mutate1: (from, p) => (r1[from] = p),
-        mutate2: (from, p) => {
-          if (from !== victim) return p;
-          // A real proof, but for another party's ciphertext: it does not bind this one.
-          const params = net.params(victim);
-          const revealed = proveDecryption(net.encryptionSecret(victim), fromHex(r1['node-d'].shares[victim]), shareContext(params, 'node-d', victim), seededRng('bc'));
-          return { ...p, complaints: [{ accused: cheater, shared: toHex(revealed.shared), proof: toHex(revealed.proof) }] };
-        },
+        // A real proof, but for another party's ciphertext: it does not bind this one.
+        mutate2: complaintBy(net, r1, victim, cheater, 'node-d', 'bc'),
       });
       assertNamed(out, others(net, victim), 'dkg.bad_complaint', victim);
     });

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { schnorr, secp256k1_FROST } from '@noble/curves/secp256k1.js';
-import { fromHex, toHex, utf8 } from '../../../src/common/bytes.ts';
+import { toHex, utf8 } from '../../../src/common/bytes.ts';
 import { groupOf, type Scheme } from '../../../src/common/schemes.ts';
 import { getGroup } from '../../../src/crypto/group.ts';
 import { interpolateAtZero } from '../../../src/crypto/lagrange.ts';
 import { finish, parseState, round1, round2, serializeState } from '../../../src/protocols/dkg/index.ts';
 import type { DkgResult } from '../../../src/protocols/dkg/types.ts';
 import { publicKeyReport } from '../../../src/protocols/frost/index.ts';
-import { signWith } from '../frost/helpers.ts';
+import { consumerVerifies, signWith } from '../frost/helpers.ts';
 import { makeNet, runDkg, signed } from './harness.ts';
 
 /** The group secret from the shares of `subset` (Lagrange at 0), as a test-side check only. */
@@ -118,14 +116,6 @@ describe('DKG state serialisation', () => {
   });
 });
 
-/** Independent check with the verifier a consumer of the signature uses. */
-function consumerVerifies(scheme: Scheme, publicKey: string, message: Uint8Array, signature: string): boolean {
-  const sig = fromHex(signature);
-  const pk = fromHex(publicKey);
-  if (scheme === 'frost-ed25519') return ed25519.verify(sig, message, pk, { zip215: false });
-  if (scheme === 'bip340') return schnorr.verify(sig, message, pk);
-  return secp256k1_FROST.verify(sig, message, pk);
-}
 
 describe('DKG output signs with FROST', () => {
   for (const scheme of ['frost-ed25519', 'frost-secp256k1', 'bip340'] as Scheme[]) {

@@ -1,26 +1,27 @@
 import type { DealerShares, FROST } from '@noble/curves/abstract/frost.js';
-import { ed25519_FROST } from '@noble/curves/ed25519.js';
-import { schnorr_FROST, secp256k1_FROST } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes, toHex, u32be, utf8 } from '../../../src/common/bytes.ts';
+import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
+import { schnorr, schnorr_FROST, secp256k1_FROST } from '@noble/curves/secp256k1.js';
+import { fromHex, toHex } from '../../../src/common/bytes.ts';
 import type { Scheme } from '../../../src/common/schemes.ts';
 import type { Rng } from '../../../src/crypto/random.ts';
 import type { DkgResult } from '../../../src/protocols/dkg/types.ts';
 import { aggregate, commit, signShare, type FrostCommitment } from '../../../src/protocols/frost/index.ts';
 
+/** Independent check of a final signature with the verifier its consumers use. */
+export function consumerVerifies(scheme: Scheme, publicKey: string, message: Uint8Array, signature: string): boolean {
+  const sig = fromHex(signature);
+  const pk = fromHex(publicKey);
+  if (scheme === 'frost-ed25519') return ed25519.verify(sig, message, pk, { zip215: false });
+  if (scheme === 'bip340') return schnorr.verify(sig, message, pk);
+  return secp256k1_FROST.verify(sig, message, pk);
+}
+
 export function nobleSuite(scheme: Scheme): FROST {
   return scheme === 'frost-ed25519' ? ed25519_FROST : scheme === 'frost-secp256k1' ? secp256k1_FROST : schnorr_FROST;
 }
 
-/** Deterministic test randomness: SHA-256(seed || counter) blocks. Tests only. */
-export function seededRng(seed: string): Rng {
-  let counter = 0;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let o = 0; o < n; o += 32) out.set(sha256(concatBytes(utf8(seed), u32be(counter++))).subarray(0, Math.min(32, n - o)), o);
-    return out;
-  };
-}
+import { seededRng } from '../../crypto/rng.ts';
+export { seededRng };
 
 /** An rng that yields exactly the given hex strings, in order, and fails on anything else. */
 export function scriptedRng(values: string[]): Rng & { remaining(): number } {

@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { __TEST as secpTest, schnorr, secp256k1_FROST } from '@noble/curves/secp256k1.js';
 import { HDKey } from '@scure/bip32';
 import { fromHex, toHex, utf8 } from '../../../src/common/bytes.ts';
-import { SCHEMES, type Scheme } from '../../../src/common/schemes.ts';
+import { SCHEMES } from '../../../src/common/schemes.ts';
 import { SoftwareKeystore } from '../../../src/hsm/software-keystore.ts';
 import { aggregate, commit, publicKeyReport, signShare, verifyShare, verifySignature, type FrostKeyPublic } from '../../../src/protocols/frost/index.ts';
 import { importPublic, importSecret } from '../../../src/protocols/frost/keys.ts';
-import { dealKeys, nobleSuite, seededRng, signWith } from './helpers.ts';
+import { consumerVerifies, dealKeys, nobleSuite, seededRng, signWith } from './helpers.ts';
 
-/** Independent check of a final signature with the verifier its consumers use. */
-function consumerVerifies(scheme: Scheme, publicKey: string, message: Uint8Array, signature: string): boolean {
-  const sig = fromHex(signature);
-  const pk = fromHex(publicKey);
-  if (scheme === 'frost-ed25519') return ed25519.verify(sig, message, pk, { zip215: false });
-  if (scheme === 'bip340') return schnorr.verify(sig, message, pk);
-  return secp256k1_FROST.verify(sig, message, pk);
-}
 
 const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin'];
 const CONFIGS: { t: number; n: number; quorums: string[][] }[] = [

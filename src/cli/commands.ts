@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isCustosError, ValidationError } from '../common/errors.ts';
+import { stopSignal } from '../common/signals.ts';
 import { fromHex, toHex, utf8 } from '../common/bytes.ts';
 import { parseGenesis } from '../wire/genesis.ts';
 import { genesisHash } from '../wire/genesis.ts';
@@ -117,6 +118,7 @@ async function cmdStart(argv: string[]): Promise<number> {
     await initLocalCluster(home, { log: (s) => process.stderr.write(s + '\n') });
   }
   const port = values.port === undefined ? defaultPort() : Number(values.port);
+  const stopped = stopSignal();
   const cluster = await startLocalCluster(home, { port, onLog: (l) => { if (!l.includes('"level":"info"')) process.stderr.write(l + '\n'); } });
   print(`custos local cluster is up (state in ${layout(home).home})`);
   for (const n of cluster.nodes) print(`  ${n.id}: ${n.url}`);
@@ -125,8 +127,7 @@ async function cmdStart(argv: string[]): Promise<number> {
   print('Press Ctrl-C to stop.');
   await new Promise<void>((res) => {
     const done = () => res();
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
+    void stopped.then(done);
     for (const p of [cluster.coordinator, ...cluster.nodes.map(serviceOf)]) p.onExit((code) => { process.stderr.write(`custos: ${p.id} exited (${code}); stopping\n`); done(); });
   });
   await cluster.stop();
@@ -140,8 +141,9 @@ async function cmdNode(argv: string[]): Promise<number> {
   const { runNode, printPublicKeys } = await import('../node/main.ts');
   if (values['print-public-keys']) { printPublicKeys(values['data-dir']); return 0; }
   const n = await runNode(values['data-dir'], values.port === undefined ? {} : { port: Number(values.port) });
+  const stopped = stopSignal();
   process.stdout.write(JSON.stringify({ listening: n.url }) + '\n');
-  await waitForSignal();
+  await stopped;
   await n.close();
   return 0;
 }
@@ -153,14 +155,11 @@ async function cmdCoordinator(argv: string[]): Promise<number> {
   const { loadCoordinatorConfig, startCoordinator } = await import('../coordinator/main.ts');
   const cfg = loadCoordinatorConfig(values['data-dir'], values.port === undefined ? {} : { port: Number(values.port) });
   const c = await startCoordinator(cfg);
+  const stopped = stopSignal();
   process.stdout.write(JSON.stringify({ listening: c.url }) + '\n');
-  await waitForSignal();
+  await stopped;
   await c.close();
   return 0;
-}
-
-function waitForSignal(): Promise<void> {
-  return new Promise((res) => { process.once('SIGINT', () => res()); process.once('SIGTERM', () => res()); });
 }
 
 async function cmdKeys(argv: string[]): Promise<number> {

@@ -9,6 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { checkNodeVersion } from '../common/runtime.ts';
+import { stopSignal } from '../common/signals.ts';
 
 checkNodeVersion();
 
@@ -51,11 +52,9 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`legacy-signer: ${err.code}: ${err.code === 'internal' ? String((e as NodeJS.ErrnoException).code ?? 'unexpected error') : err.message}\n`);
     return 1;
   }
+  const stopped = stopSignal();
   process.stdout.write(JSON.stringify({ listening: running.url, keyId: running.keyId, publicKey: running.publicKey }) + '\n');
-  await new Promise<void>((res) => {
-    process.once('SIGTERM', () => res());
-    process.once('SIGINT', () => res());
-  });
+  await stopped;
   await running.close();
   return 0;
 }

@@ -5,11 +5,11 @@
  */
 export type LoadResult = { requests: number; concurrency: number; seconds: number; throughput: number; p50ms: number; p95ms: number; p99ms: number; errors: number };
 
-export async function runLoad(opts: { url: string; keyId: string; requests: number; concurrency: number; messageBytes?: number }): Promise<LoadResult> {
+export async function runLoad(opts: { url: string; keyId: string; requests: number; concurrency: number; messageBytes?: number; body?: (i: number) => string }): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
-  const body = (i: number) => JSON.stringify({ payload: { type: 'message', hex: Buffer.from(`bench message ${i} `.padEnd(opts.messageBytes ?? 64, '.')).toString('hex') } });
+  const body = opts.body ?? ((i: number) => JSON.stringify({ payload: { type: 'message', hex: Buffer.from(`bench message ${i} `.padEnd(opts.messageBytes ?? 64, '.')).toString('hex') } }));
   const worker = async () => {
     for (;;) {
       const i = next++;

@@ -1,32 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalBytes } from '../common/canonical-json.ts';
 import { fromHex, toHex } from '../common/bytes.ts';
-import { ConflictError, HsmError, NotFoundError, ValidationError, asCustosError } from '../common/errors.ts';
+import { ConflictError, NotFoundError, ValidationError, asCustosError } from '../common/errors.ts';
 import { installProblemHandlers, serverOptions } from '../common/http.ts';
 import type { Logger } from '../common/logger.ts';
 import { problemOf, PROBLEM_CONTENT_TYPE } from '../common/problem.ts';
 import * as S from '../coordinator/schemas.ts';
+import { LEGACY_SCHEMES, schemeDoor, storedSignature, type SignAnswer, type SingleKeySigner } from './legacy-schemes.ts';
 import { LegacyStore, type LegacyRequestRow } from './legacy-store.ts';
 
+export { DEFAULT_LEGACY_SCHEME, isLegacyScheme, LEGACY_SCHEMES, type LegacyScheme, type SingleKeySigner } from './legacy-schemes.ts';
+
 /**
- * The legacy single-key HSM signer (ARCHITECTURE.md, compat/): one Ed25519 key in a PKCS#11 token
- * behind the coordinator's sign route, POST /v1/keys/:id/sign {"payload":{"type":"message","hex"}}
- * -> {"requestId","signature"}. It is the baseline custos' threshold signing is measured against,
+ * The legacy single-key HSM signer (ARCHITECTURE.md, compat/): one key in a PKCS#11 token behind
+ * the coordinator's sign route, POST /v1/keys/:id/sign. For an Ed25519 key
+ * {"payload":{"type":"message","hex"}} -> {"requestId","signature"}; for an ecdsa-secp256k1 key
+ * {"payload":{"type":"digest","hex"}} -> {"requestId","signature","recoveryId","publicKey","presigned"}
+ * (legacy-schemes.ts). It is the baseline custos' threshold signing is measured against,
  * so it keeps the coordinator's production discipline: schema-checked bodies, problem+json errors,
  * every request recorded durably before the HSM signs and updated after, Idempotency-Key replays.
  * The key itself is injected (cli/legacy-signer.ts opens it in SoftHSM): compat/ does not touch HSMs.
  */
-
-/** What the front door needs of its signer: one key, synchronous signing (hsm/pkcs11-ed25519.ts fits). */
-export type SingleKeySigner = {
-  readonly keyId: string;
-  publicKey(): Uint8Array;
-  sign(message: Uint8Array): Uint8Array;
-  healthy(): boolean;
-};
 
 export type LegacyApiDeps = {
   signer: SingleKeySigner;
@@ -37,17 +33,21 @@ export type LegacyApiDeps = {
   verifySignatures?: boolean;
 };
 
-export const LEGACY_SCHEME = 'ed25519';
 const IDEMPOTENCY_RE = /^[\x21-\x7e]{1,255}$/;
 
 const keySchema = {
   type: 'object',
   required: ['id', 'scheme', 'publicKey'],
-  properties: { id: { type: 'string' }, scheme: { type: 'string', enum: [LEGACY_SCHEME] }, publicKey: { type: 'string', description: 'hex: 32-byte Ed25519 public key (RFC 8032)' } },
+  properties: {
+    id: { type: 'string' },
+    scheme: { type: 'string', enum: [...LEGACY_SCHEMES] },
+    publicKey: { type: 'string', description: 'hex: 32-byte Ed25519 public key (RFC 8032), or 33-byte compressed secp256k1 key' },
+  },
 } as const;
 
 type ReplyLike = { code: (n: number) => unknown; type: (t: string) => unknown };
-type SignBody = { payload: { type: 'message'; hex: string } };
+type SignBody = { payload: { type: 'message' | 'digest'; hex: string } };
+type Signed = SignAnswer & { requestId: string };
 
 /** What an Idempotency-Key is bound to: the key and the canonical body (as the coordinator binds it). */
 export function legacyRequestHash(keyId: string, body: SignBody): string {
@@ -58,18 +58,16 @@ export function buildLegacyApi(d: LegacyApiDeps): FastifyInstance {
   const app = Fastify(serverOptions(d.bodyLimit ?? 8 * 1024 * 1024));
   installProblemHandlers(app, d.log);
   const keyId = d.signer.keyId;
-  const publicKey = d.signer.publicKey();
-  const keyView = { id: keyId, scheme: LEGACY_SCHEME, publicKey: toHex(publicKey) };
+  const door = schemeDoor(d.signer, d.verifySignatures ?? false);
+  const keyView = { id: keyId, scheme: door.scheme, publicKey: toHex(door.publicKey) };
   const requireKey = (id: string) => { if (id !== keyId) throw new NotFoundError('key', id); };
 
   /** Signs, checks if asked, and records the outcome; the row was inserted as SIGNING before. */
-  const signAndFinish = (requestId: string, message: Uint8Array): { requestId: string; signature: string } => {
+  const signAndFinish = (requestId: string, payload: Uint8Array): Signed => {
     try {
-      const sig = d.signer.sign(message);
-      if (d.verifySignatures && !ed25519.verify(sig, message, publicKey)) throw new HsmError('hsm.bad_signature', `the HSM returned a signature that does not verify under key ${keyId}`);
-      const signature = toHex(sig);
-      d.store.finishRequest(requestId, 'SIGNED', { signature });
-      return { requestId, signature };
+      const { answer, stored } = door.sign(payload);
+      d.store.finishRequest(requestId, 'SIGNED', { signature: stored });
+      return { requestId, ...answer };
     } catch (e) {
       const err = asCustosError(e);
       d.store.finishRequest(requestId, 'FAILED', { error: JSON.stringify(problemOf(err)) });
@@ -82,13 +80,15 @@ export function buildLegacyApi(d: LegacyApiDeps): FastifyInstance {
    * The answer to a repeated Idempotency-Key. Signing runs synchronously from insert to update,
    * so a row still SIGNING was left by a process that stopped in between: it is finished now.
    * Ed25519 is deterministic (RFC 8032 §5.1.6), so this signature equals any the dead process
-   * may have produced.
+   * may have produced. ECDSA is not (the token draws the nonce), but a signature the dead process
+   * made was never answered (the answer follows the update), and signatures of one digest under
+   * independent nonces reveal nothing more than one does.
    */
   const replayPrior = (prior: LegacyRequestRow, bodyHash: string, reply: ReplyLike) => {
     if (prior.body_hash !== bodyHash) {
       throw new ValidationError('this Idempotency-Key was already used with a different request body', { code: 'request.idempotency_mismatch', status: 422 });
     }
-    if (prior.status === 'SIGNED') return { requestId: prior.id, signature: prior.signature! };
+    if (prior.status === 'SIGNED') return { requestId: prior.id, ...door.recall(prior.signature!) };
     if (prior.status === 'FAILED') {
       const p = JSON.parse(prior.error!);
       reply.code(p.status);
@@ -113,11 +113,11 @@ export function buildLegacyApi(d: LegacyApiDeps): FastifyInstance {
     return keyView;
   });
 
-  app.post('/v1/keys/:id/sign', { schema: { params: S.idParam, body: S.signBody, response: { 200: S.signResult } } }, async (req, reply) => {
+  app.post('/v1/keys/:id/sign', { schema: { params: S.idParam, body: door.bodySchema, response: { 200: door.resultSchema } } }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const body = req.body as SignBody;
     requireKey(id);
-    const message = fromHex(body.payload.hex, 'payload.hex');
+    const payload = fromHex(body.payload.hex, 'payload.hex');
     const idem = req.headers['idempotency-key'];
     if (idem !== undefined && (typeof idem !== 'string' || !IDEMPOTENCY_RE.test(idem))) throw new ValidationError('Idempotency-Key must be 1..255 printable ASCII characters', { code: 'request.bad_idempotency_key' });
     const bodyHash = legacyRequestHash(id, body);
@@ -133,7 +133,7 @@ export function buildLegacyApi(d: LegacyApiDeps): FastifyInstance {
       if (prior) return replayPrior(prior, bodyHash, reply as unknown as ReplyLike);
       throw new ConflictError('request.conflict', 'could not record the request');
     }
-    return signAndFinish(requestId, message);
+    return signAndFinish(requestId, payload);
   });
 
   app.get('/v1/requests/:id', { schema: { params: S.idParam } }, async (req) => {
@@ -142,7 +142,7 @@ export function buildLegacyApi(d: LegacyApiDeps): FastifyInstance {
     if (!r) throw new NotFoundError('request', rid);
     return {
       id: r.id, keyId: r.key_id, status: r.status,
-      ...(r.signature ? { signature: r.signature } : {}),
+      ...(r.signature ? storedSignature(r.signature) : {}),
       ...(r.error ? { error: JSON.parse(r.error) } : {}),
       createdAt: r.created_at, updatedAt: r.updated_at,
     };

@@ -11,6 +11,7 @@ const SCHEMA = REQUESTS_TABLE;
 
 export type LegacyRequestStatus = 'SIGNING' | 'SIGNED' | 'FAILED';
 
+/** `signature`: hex as legacy-schemes.ts storedSignature reads it (ECDSA rows carry the recovery id as a 65th byte). */
 export type LegacyRequestRow = {
   id: string; key_id: string; idempotency_key: string | null; body_hash: string; payload: string; status: LegacyRequestStatus;
   signature: string | null; error: string | null; created_at: string; updated_at: string;

@@ -7,13 +7,15 @@ import { ConflictError, NotFoundError, ValidationError, asCustosError } from '..
 import { installProblemHandlers, serverOptions } from '../common/http.ts';
 import { problemOf, PROBLEM_CONTENT_TYPE } from '../common/problem.ts';
 import type { Logger } from '../common/logger.ts';
-import type { Scheme } from '../common/schemes.ts';
+import { isEcdsa, type Scheme } from '../common/schemes.ts';
 import { genesisHash, type Genesis } from '../wire/genesis.ts';
 import { verifyKeyAttestations } from '../wire/attestation.ts';
 import type { Envelope } from '../wire/envelope.ts';
 import { keyView, type CoordinatorStore, type RequestRow } from './store.ts';
 import type { Cluster } from './cluster.ts';
 import type { SigningService } from './signing.ts';
+import type { EcdsaSigning } from './ecdsa-signing.ts';
+import { deriveNonHardened, parseDerivationPath, xpubOf } from '../crypto/bip32-public.ts';
 import type { Metrics } from './metrics.ts';
 import { runDkg } from './dkg-runner.ts';
 import { openApiDocument } from './openapi.ts';
@@ -24,6 +26,7 @@ export type ApiDeps = {
   store: CoordinatorStore;
   cluster: Cluster;
   signing: SigningService;
+  ecdsa: EcdsaSigning;
   metrics: Metrics;
   log: Logger;
   bodyLimit?: number;
@@ -72,7 +75,7 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     if (b.threshold < min || b.threshold > max) throw new ValidationError(`threshold must be between ${min} and ${max} in this cluster`, { code: 'key.bad_threshold' });
     const out = await runDkg(d.cluster, { scheme: b.scheme, threshold: b.threshold, parties: ordered }, d.onRelay);
     // What the API will hand out must pass the same check a client runs (custos keys show --verify).
-    verifyKeyAttestations(d.genesis, genesisHash(d.genesis), { keyId: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: ordered, publicKey: out.publicKey, transcriptHash: out.attestations[0]?.transcriptHash ?? '' }, out.attestations);
+    verifyKeyAttestations(d.genesis, genesisHash(d.genesis), { keyId: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: ordered, publicKey: out.publicKey, transcriptHash: out.attestations[0]?.transcriptHash ?? '', chainCode: (out.groupPublic as { chainCode?: string }).chainCode }, out.attestations);
     const row = d.store.insertKey({
       id: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: JSON.stringify(ordered), public_key: out.publicKey,
       internal_key: out.groupPublic.internalKey ?? null, group_public: JSON.stringify(out.groupPublic), attestations: JSON.stringify(out.attestations),
@@ -98,10 +101,19 @@ export function buildApi(d: ApiDeps): FastifyInstance {
 
   app.post('/v1/keys/:id/sign', { schema: { params: S.idParam, body: S.signBody, response: { 200: S.signResult } } }, async (req, reply) => {
     const keyId = (req.params as { id: string }).id;
-    const body = req.body as { payload: { type: 'message'; hex: string } };
+    const body = req.body as { payload: { type: 'message' | 'digest'; hex: string }; derivationPath?: string };
     const key = d.store.getKey(keyId);
     if (!key) throw new NotFoundError('key', keyId);
-    const message = fromHex(body.payload.hex, 'payload.hex');
+    const ecdsa = isEcdsa(key.scheme as Scheme);
+    if (ecdsa) {
+      if (body.payload.type !== 'digest' || body.payload.hex.length !== 64) throw new ValidationError('an ecdsa-secp256k1 key signs {"payload":{"type":"digest","hex": 32 bytes of hex}}', { code: 'sign.bad_payload' });
+      // Refused here, before anything is recorded: a bad path is the client's error, not a failure.
+      parseDerivationPath(body.derivationPath ?? 'm');
+    } else {
+      if (body.payload.type !== 'message') throw new ValidationError(`a ${key.scheme} key signs {"payload":{"type":"message","hex": …}}`, { code: 'sign.bad_payload' });
+      if (body.derivationPath !== undefined) throw new ValidationError(`derivationPath applies to ecdsa-secp256k1 keys only, not ${key.scheme}`, { code: 'derivation.unsupported' });
+    }
+    const message = fromHex(body.payload.hex.toLowerCase(), 'payload.hex');
     const idem = req.headers['idempotency-key'];
     if (idem !== undefined && (typeof idem !== 'string' || !IDEMPOTENCY_RE.test(idem))) throw new ValidationError('Idempotency-Key must be 1..255 printable ASCII characters', { code: 'request.bad_idempotency_key' });
     const bodyHash = toHex(sha256(canonicalBytes({ keyId, body })));
@@ -119,6 +131,14 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     }
     const t0 = performance.now();
     try {
+      if (ecdsa) {
+        const out = await d.ecdsa.sign(key, { digest: message, derivationPath: body.derivationPath, requestId });
+        const result = { recoveryId: out.recoveryId, publicKey: out.publicKey, presigned: out.presigned };
+        d.store.finishRequest(requestId, 'SIGNED', { signature: out.signature, signers: out.signers, result });
+        signed({ scheme: key.scheme });
+        latency((performance.now() - t0) / 1000, { scheme: key.scheme });
+        return { requestId, signature: out.signature, ...result, signers: out.signers };
+      }
       const out = await d.signing.sign(key, message, requestId);
       d.store.finishRequest(requestId, 'SIGNED', { signature: out.signature, signers: out.signers });
       signed({ scheme: key.scheme });
@@ -132,6 +152,22 @@ export function buildApi(d: ApiDeps): FastifyInstance {
       d.log.warn('sign.failed', { request: requestId, key: keyId, code: err.code, culprit: err.culprit ?? null });
       throw err;
     }
+  });
+
+  app.get('/v1/keys/:id/xpub', { schema: { params: S.idParam, querystring: S.xpubQuery, response: { 200: S.xpub } } }, async (req) => {
+    const id = (req.params as { id: string }).id;
+    const k = d.store.getKey(id);
+    if (!k) throw new NotFoundError('key', id);
+    const g = JSON.parse(k.group_public) as { publicKey: string; chainCode?: string };
+    if (!g.chainCode) throw new ValidationError(`key ${id} is a ${k.scheme} key; only ecdsa-secp256k1 keys have a BIP32 chain code`, { code: 'key.no_chain_code' });
+    const root = { publicKey: fromHex(g.publicKey), chainCode: fromHex(g.chainCode) };
+    const out: Record<string, string> = { keyId: id, xpub: xpubOf(root.publicKey, root.chainCode), publicKey: g.publicKey, chainCode: g.chainCode };
+    const path = (req.query as { path?: string }).path;
+    if (path !== undefined) {
+      out.derivationPath = path;
+      out.derivedPublicKey = toHex(deriveNonHardened(root, parseDerivationPath(path)).publicKey);
+    }
+    return out;
   });
 
   app.get('/v1/requests/:id', { schema: { params: S.idParam } }, async (req) => {
@@ -148,6 +184,7 @@ function requestView(r: RequestRow) {
   return {
     id: r.id, keyId: r.key_id, status: r.status,
     ...(r.signature ? { signature: r.signature } : {}),
+    ...(r.result ? JSON.parse(r.result) : {}),
     ...(r.signers ? { signers: JSON.parse(r.signers) } : {}),
     ...(r.error ? { error: JSON.parse(r.error) } : {}),
     createdAt: r.created_at, updatedAt: r.updated_at,
@@ -160,7 +197,7 @@ function replayPrior(prior: RequestRow, bodyHash: string, reply: ReplyLike) {
   if (prior.body_hash !== bodyHash) {
     throw new ValidationError('this Idempotency-Key was already used with a different request body', { code: 'request.idempotency_mismatch', status: 422 });
   }
-  if (prior.status === 'SIGNED') return { requestId: prior.id, signature: prior.signature!, signers: JSON.parse(prior.signers ?? '[]') };
+  if (prior.status === 'SIGNED') return { requestId: prior.id, signature: prior.signature!, ...(prior.result ? JSON.parse(prior.result) : {}), signers: JSON.parse(prior.signers ?? '[]') };
   if (prior.status === 'FAILED') {
     const p = JSON.parse(prior.error!);
     reply.code(p.status); reply.type(PROBLEM_CONTENT_TYPE);

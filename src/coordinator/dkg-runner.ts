@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { asCustosError, CustosError, ProtocolAbort, UnavailableError } from '../common/errors.ts';
+import { CustosError, ProtocolAbort, UnavailableError } from '../common/errors.ts';
+import { settleAll as settle } from './settle.ts';
 import type { Scheme } from '../common/schemes.ts';
 import type { Envelope } from '../wire/envelope.ts';
 import { BROADCAST } from '../protocols/message.ts';
@@ -25,7 +26,7 @@ export async function runDkg(cluster: Cluster, req: { scheme: Scheme; threshold:
     await cluster.probe();
     if (!cluster.isUp(p)) throw new UnavailableError('node.unreachable', `key generation needs every party, and node ${p} is unreachable`, { node: p });
   }
-  const all = <T>(fn: (party: string) => Promise<T>) => settleAll(req.parties, fn);
+  const all = <T>(fn: (party: string) => Promise<T>) => settle(req.parties, fn, 'dkg');
 
   const check = (round: string, envs: Envelope[]) => envs.map((e, i) => cluster.checkAnswer(e, req.parties[i], { session: sessionId, round, to: BROADCAST }));
   const r1 = check('dkg/1', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/round1', { keyId, sessionId, scheme: req.scheme, threshold: req.threshold, parties: req.parties })));
@@ -49,41 +50,4 @@ export async function runDkg(cluster: Cluster, req: { scheme: Scheme; threshold:
   const groupPublic = JSON.parse(ref) as GroupPublic;
   if (groupPublic.publicKey !== publicKey) throw new CustosError('dkg.inconsistent', 'the attested public key differs from the public package', { status: 502 });
   return { keyId, publicKey, attestations, groupPublic };
-}
-
-/**
- * Runs one step on every party. If any fails: a failure the coordinator itself proved (an
- * envelope it verified, a ProtocolAbort of its own) names its culprit. A culprit that nodes only
- * claim is named when most of the parties other than the accused claim it (a cheater cannot
- * frame an honest node on its own word); otherwise the abort is reported as disputed. Every
- * party's report is attached.
- */
-async function settleAll<T>(parties: string[], fn: (party: string) => Promise<T>): Promise<T[]> {
-  const results = await Promise.allSettled(parties.map(fn));
-  const failures = results.map((r, i) => ({ r, party: parties[i] })).filter((x) => x.r.status === 'rejected');
-  if (failures.length === 0) return results.map((r) => (r as PromiseFulfilledResult<T>).value);
-  const errs = failures.map((f) => ({ party: f.party, e: asCustosError((f.r as PromiseRejectedResult).reason) }));
-  const claimOf = (e: CustosError) => (typeof e.detail?.claimedCulprit === 'string' ? e.detail.claimedCulprit : undefined);
-  const reports = errs.map(({ party, e }) => `${party}: ${e.code}${e.culprit ?? claimOf(e) ? ` (culprit ${e.culprit ?? claimOf(e)})` : ''}`);
-  const proven = errs.find(({ e }) => e instanceof ProtocolAbort && e.detail?.reportedBy === undefined);
-  if (proven) {
-    const e = proven.e;
-    throw new ProtocolAbort(e.code, e.culprit!, e.message, { ...(e.detail ?? {}), reports });
-  }
-  const claims = new Map<string, { code: string; message: string; by: Set<string> }>();
-  for (const { party, e } of errs) {
-    const c = claimOf(e);
-    if (!c || c === 'coordinator' || c === 'client' || c === party || !parties.includes(c)) continue;
-    const k = `${c}|${e.code}`;
-    if (!claims.has(k)) claims.set(k, { code: e.code, message: e.message, by: new Set() });
-    claims.get(k)!.by.add(party);
-  }
-  for (const [k, v] of claims) {
-    const accused = k.split('|')[0];
-    const others = parties.filter((p) => p !== accused).length;
-    if (v.by.size * 2 > others) throw new ProtocolAbort(v.code, accused, v.message, { reports });
-  }
-  const first = errs[0].e;
-  if (claims.size > 0) throw new CustosError('dkg.disputed', 'the parties disagree about who broke key generation; no culprit is named', { status: 502, detail: { reports } });
-  throw new CustosError(first.code, first.message, { status: first.status, culprit: first.culprit, detail: { ...(first.detail ?? {}), reports } });
 }

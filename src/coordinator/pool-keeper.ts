@@ -2,6 +2,11 @@ import type { Logger } from '../common/logger.ts';
 import type { Cluster } from './cluster.ts';
 import type { CoordinatorStore } from './store.ts';
 import type { SigningService } from './signing.ts';
+import type { EcdsaSigning } from './ecdsa-signing.ts';
+import { isEcdsa, type Scheme } from '../common/schemes.ts';
+
+/** Presignatures made per presigning session in the background. */
+const ECDSA_BATCH = 8;
 import { MAX_POOLED_QUORUMS, quorumsOf } from './quorum.ts';
 
 /**
@@ -14,12 +19,14 @@ export class PoolKeeper {
   readonly store: CoordinatorStore;
   readonly cluster: Cluster;
   readonly signing: SigningService;
+  readonly ecdsa: EcdsaSigning;
   readonly log: Logger;
   readonly opts: { low: number; batch: number; intervalMs: number };
-  constructor(store: CoordinatorStore, cluster: Cluster, signing: SigningService, log: Logger, opts: { low: number; batch: number; intervalMs: number }) {
+  constructor(store: CoordinatorStore, cluster: Cluster, signing: SigningService, ecdsa: EcdsaSigning, log: Logger, opts: { low: number; batch: number; intervalMs: number }) {
     this.store = store;
     this.cluster = cluster;
     this.signing = signing;
+    this.ecdsa = ecdsa;
     this.log = log;
     this.opts = opts;
   }
@@ -42,7 +49,14 @@ export class PoolKeeper {
           if (!q.every((p) => this.cluster.isUp(p))) continue;
           if (this.store.poolLevel(key.id, q.join(',')) >= this.opts.low) continue;
           try {
-            await this.signing.refill(key, q, this.opts.batch);
+            if (isEcdsa(key.scheme as Scheme)) {
+              // Presigning is heavy: it yields to live signing, and batches stay small so that a
+              // sign call never waits long behind one.
+              if (this.ecdsa.inflight > 0) return;
+              await this.ecdsa.presign(key, q, Math.min(this.opts.batch, ECDSA_BATCH));
+            } else {
+              await this.signing.refill(key, q, this.opts.batch);
+            }
           } catch (e) {
             this.log.warn('pool.refill_failed', { key: key.id, quorum: q.join(','), code: (e as { code?: string }).code ?? 'error' });
           }

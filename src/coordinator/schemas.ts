@@ -24,6 +24,7 @@ export const attestation = {
   properties: {
     node: { type: 'string' }, keyId: { type: 'string' }, scheme: { type: 'string' }, threshold: { type: 'integer' },
     parties: { type: 'array', items: { type: 'string' } }, publicKey: { type: 'string' }, transcriptHash: { type: 'string' },
+    chainCode: { type: 'string', description: 'ecdsa-secp256k1 only: the attested BIP32 chain code' },
     signature: { type: 'string', description: 'ECDSA P-256 by the node identity key over the canonical attestation' },
   },
 } as const;
@@ -36,8 +37,9 @@ export const key = {
     scheme: { type: 'string', enum: [...SCHEMES] },
     threshold: { type: 'integer' },
     parties: { type: 'array', items: { type: 'string' } },
-    publicKey: { type: 'string', description: 'hex: 32-byte Ed25519, 33-byte compressed secp256k1, or 32-byte x-only BIP86 output key for bip340' },
+    publicKey: { type: 'string', description: 'hex: 32-byte Ed25519, 33-byte compressed secp256k1 (frost-secp256k1, ecdsa-secp256k1), or 32-byte x-only BIP86 output key for bip340' },
     internalKey: { type: 'string', description: 'bip340 only: x-only internal key before the BIP86 tweak' },
+    chainCode: { type: 'string', description: 'ecdsa-secp256k1 only: the jointly generated BIP32 chain code (32 bytes hex), attested by every party' },
     attestations: { type: 'array', items: attestation },
     createdAt: { type: 'string' },
   },
@@ -64,10 +66,11 @@ export const signBody = {
       additionalProperties: false,
       required: ['type', 'hex'],
       properties: {
-        type: { type: 'string', enum: ['message'] },
-        hex: { ...hex, maxLength: 2 * 1024 * 1024, description: 'the message bytes to sign, hex' },
+        type: { type: 'string', enum: ['message', 'digest'], description: 'message for FROST keys (the bytes signed), digest for ecdsa-secp256k1 keys (32 bytes, signed as is)' },
+        hex: { ...hex, maxLength: 2 * 1024 * 1024, description: 'the message or digest bytes, hex' },
       },
     },
+    derivationPath: { type: 'string', maxLength: 1200, description: 'ecdsa-secp256k1 only: BIP32 path of non-hardened steps, e.g. m/44/60/0/0/7; default m' },
   },
 } as const;
 
@@ -76,7 +79,10 @@ export const signResult = {
   required: ['requestId', 'signature'],
   properties: {
     requestId: { type: 'string' },
-    signature: { type: 'string', description: 'hex: 64-byte Ed25519 / BIP340 / RFC 9591 secp256k1 (65 bytes, compressed R || z) signature' },
+    signature: { type: 'string', description: 'hex: 64-byte Ed25519 / BIP340 / RFC 9591 secp256k1 (65 bytes, compressed R || z) signature; ecdsa-secp256k1: 64-byte r || s with low s' },
+    recoveryId: { type: 'integer', enum: [0, 1], description: 'ecdsa-secp256k1 only: parity of R (y), after low-s normalisation' },
+    publicKey: { type: 'string', description: 'ecdsa-secp256k1 only: compressed public key actually used (derived along derivationPath)' },
+    presigned: { type: 'boolean', description: 'ecdsa-secp256k1 only: true if a pooled presignature was used (one round), false for the uncached path' },
     signers: { type: 'array', items: { type: 'string' } },
   },
 } as const;
@@ -91,6 +97,18 @@ export const request = {
     error: problem, createdAt: { type: 'string' }, updatedAt: { type: 'string' },
   },
 } as const;
+
+export const xpub = {
+  type: 'object',
+  required: ['keyId', 'xpub', 'publicKey', 'chainCode'],
+  properties: {
+    keyId: { type: 'string' },
+    xpub: { type: 'string', description: 'BIP32 extended public key (mainnet xpub version, depth 0) of the threshold key' },
+    publicKey: { type: 'string' }, chainCode: { type: 'string' },
+    derivationPath: { type: 'string' }, derivedPublicKey: { type: 'string', description: 'with ?path=: the public key at that non-hardened path' },
+  },
+} as const;
+export const xpubQuery = { type: 'object', additionalProperties: false, properties: { path: { type: 'string', maxLength: 1200 } } } as const;
 
 export const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 100 } } } as const;
 export const listQuery = { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^(1000|[1-9][0-9]{0,2})$', description: '1..1000, default 100' }, after: { type: 'string', maxLength: 64 } } } as const;

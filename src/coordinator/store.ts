@@ -41,6 +41,14 @@ ${REQUESTS_TABLE}CREATE TABLE IF NOT EXISTS nonce_pool (
   created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS pool_by_quorum ON nonce_pool (key_id, quorum, party, created_at);
+CREATE TABLE IF NOT EXISTS presign_pool (
+  presign_id TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  quorum TEXT NOT NULL,
+  r_point TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS presign_pool_by_quorum ON presign_pool (key_id, quorum, created_at);
 `;
 
 export type CoordKeyRow = {
@@ -49,23 +57,28 @@ export type CoordKeyRow = {
 };
 export type RequestRow = {
   id: string; key_id: string; idempotency_key: string | null; body_hash: string; payload: string; status: string;
-  signature: string | null; signers: string | null; error: string | null; created_at: string; updated_at: string;
+  signature: string | null; signers: string | null; error: string | null; result?: string | null; created_at: string; updated_at: string;
 };
 
 export type KeyView = {
   id: string; scheme: string; threshold: number; parties: string[]; publicKey: string; internalKey?: string;
-  attestations: KeyAttestation[]; createdAt: string;
+  chainCode?: string; attestations: KeyAttestation[]; createdAt: string;
 };
 
 export function keyView(r: CoordKeyRow): KeyView {
   const v: KeyView = { id: r.id, scheme: r.scheme, threshold: r.threshold, parties: JSON.parse(r.parties), publicKey: r.public_key, attestations: JSON.parse(r.attestations), createdAt: r.created_at };
   if (r.internal_key) v.internalKey = r.internal_key;
+  const chainCode = (JSON.parse(r.group_public) as { chainCode?: string }).chainCode;
+  if (chainCode) v.chainCode = chainCode;
   return v;
 }
 
 export class CoordinatorStore extends SqliteStore {
   constructor(path: string) {
     super(path, SCHEMA);
+    // Databases made before threshold ECDSA keep no scheme-specific result fields.
+    const cols = this.db.prepare('PRAGMA table_info(requests)').all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'result')) this.db.exec('ALTER TABLE requests ADD COLUMN result TEXT');
   }
 
   insertKey(r: Omit<CoordKeyRow, 'created_at'>): CoordKeyRow {
@@ -88,9 +101,9 @@ export class CoordinatorStore extends SqliteStore {
     this.db.prepare('INSERT INTO requests (id, key_id, idempotency_key, body_hash, payload, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(r.id, r.key_id, r.idempotency_key, r.body_hash, r.payload, r.status, now, now);
   }
-  finishRequest(id: string, status: 'SIGNED' | 'FAILED', fields: { signature?: string; signers?: string[]; error?: string; releaseIdempotencyKey?: boolean }): void {
-    this.db.prepare(`UPDATE requests SET status = ?, signature = ?, signers = ?, error = ?, updated_at = ?${fields.releaseIdempotencyKey ? ', idempotency_key = NULL' : ''} WHERE id = ?`)
-      .run(status, fields.signature ?? null, fields.signers ? JSON.stringify(fields.signers) : null, fields.error ?? null, new Date().toISOString(), id);
+  finishRequest(id: string, status: 'SIGNED' | 'FAILED', fields: { signature?: string; signers?: string[]; error?: string; result?: Record<string, unknown>; releaseIdempotencyKey?: boolean }): void {
+    this.db.prepare(`UPDATE requests SET status = ?, signature = ?, signers = ?, error = ?, result = ?, updated_at = ?${fields.releaseIdempotencyKey ? ', idempotency_key = NULL' : ''} WHERE id = ?`)
+      .run(status, fields.signature ?? null, fields.signers ? JSON.stringify(fields.signers) : null, fields.error ?? null, fields.result ? JSON.stringify(fields.result) : null, new Date().toISOString(), id);
   }
   /** At start-up: requests a crashed coordinator left SIGNING never produced a signature we
    * returned; mark them failed and free their idempotency keys so clients can retry. */
@@ -101,6 +114,19 @@ export class CoordinatorStore extends SqliteStore {
   /** Drops the pooled commitments of one quorum (a node forgot or refused them). */
   purgePool(keyId: string, quorum: string): void {
     this.db.prepare('DELETE FROM nonce_pool WHERE key_id = ? AND quorum = ?').run(keyId, quorum);
+    this.db.prepare('DELETE FROM presign_pool WHERE key_id = ? AND quorum = ?').run(keyId, quorum);
+  }
+
+  /** Pools finished presignatures (public part only: id and R) of one quorum. */
+  addPresignatures(keyId: string, quorum: string, list: { id: string; R: string }[]): void {
+    const now = new Date().toISOString();
+    const st = this.db.prepare('INSERT OR IGNORE INTO presign_pool (presign_id, key_id, quorum, r_point, created_at) VALUES (?, ?, ?, ?, ?)');
+    this.tx(() => { for (const p of list) st.run(p.id, keyId, quorum, p.R, now); });
+  }
+  /** Takes (and removes) the oldest pooled presignature of `quorum`: each is handed out once. */
+  takePresignature(keyId: string, quorum: string): { id: string; R: string } | undefined {
+    const row = this.db.prepare('DELETE FROM presign_pool WHERE presign_id = (SELECT presign_id FROM presign_pool WHERE key_id = ? AND quorum = ? ORDER BY created_at LIMIT 1) RETURNING presign_id, r_point').get(keyId, quorum) as { presign_id: string; r_point: string } | undefined;
+    return row ? { id: row.presign_id, R: row.r_point } : undefined;
   }
   getRequest(id: string): RequestRow | undefined {
     return this.db.prepare('SELECT * FROM requests WHERE id = ?').get(id) as RequestRow | undefined;
@@ -134,13 +160,16 @@ export class CoordinatorStore extends SqliteStore {
     }
   }
   poolLevel(keyId: string, quorum: string): number {
+    const presigned = (this.db.prepare('SELECT COUNT(*) AS n FROM presign_pool WHERE key_id = ? AND quorum = ?').get(keyId, quorum) as { n: number }).n;
+    if (presigned > 0) return presigned;
     const rows = this.db.prepare('SELECT party, COUNT(*) AS n FROM nonce_pool WHERE key_id = ? AND quorum = ? GROUP BY party').all(keyId, quorum) as { party: string; n: number }[];
     const parties = quorum.split(',');
     if (rows.length < parties.length) return 0;
     return Math.min(...rows.map((r) => r.n));
   }
   poolLevels(): { key_id: string; quorum: string; n: number }[] {
-    return this.db.prepare('SELECT key_id, quorum, MIN(n) AS n FROM (SELECT key_id, quorum, party, COUNT(*) AS n FROM nonce_pool GROUP BY key_id, quorum, party) GROUP BY key_id, quorum').all() as { key_id: string; quorum: string; n: number }[];
+    return this.db.prepare(`SELECT key_id, quorum, MIN(n) AS n FROM (SELECT key_id, quorum, party, COUNT(*) AS n FROM nonce_pool GROUP BY key_id, quorum, party) GROUP BY key_id, quorum
+      UNION ALL SELECT key_id, quorum, COUNT(*) AS n FROM presign_pool GROUP BY key_id, quorum`).all() as { key_id: string; quorum: string; n: number }[];
   }
 }
 

@@ -12,7 +12,7 @@ export type SealContext = {
   purpose: SealPurpose;
 };
 
-export type SealPurpose = 'key-share' | 'frost-nonce' | 'dkg-secret' | 'encryption-key' | 'presignature' | 'test';
+export type SealPurpose = 'key-share' | 'frost-nonce' | 'dkg-secret' | 'encryption-key' | 'presignature' | 'dkls-setup' | 'presign-state' | 'test';
 
 export interface Keystore {
   /** Identifier of the sealing key (stable for the token's life); appears in every blob header. */

@@ -7,10 +7,10 @@ import { call, loginFailure, pinLocked } from './pkcs11-errors.ts';
 import { acquireModule, type ModuleLease } from './pkcs11-module.ts';
 
 /**
- * The token plumbing that the keystore (pkcs11-keystore.ts) and the Ed25519 signer
- * (pkcs11-ed25519.ts) share: the token found by its label, one RW session logged in as user,
- * and the lookups, policy checks and key-pair generation on that session. One lookup and one
- * login path means one error mapping (pkcs11-errors.ts) for both.
+ * The token plumbing that the keystore (pkcs11-keystore.ts) and the single-key signers
+ * (pkcs11-ed25519.ts, pkcs11-secp256k1.ts) share: the token found by its label, one RW session
+ * logged in as user, and the lookups, policy checks and key-pair generation on that session. One
+ * lookup and one login path means one error mapping (pkcs11-errors.ts) for all of them.
  */
 
 /** Length of the random CKA_ID given to the objects custos generates. */
@@ -79,6 +79,35 @@ export function closeUserSession(lease: ModuleLease, session: Handle): void {
 /** A new RW session; on a token already logged in it is logged in too (login state is per application and token). */
 export function openSession(lib: PKCS11, slot: Handle): Handle {
   return call('C_OpenSession', () => lib.C_OpenSession(slot, pkcs11js.CKF_RW_SESSION | pkcs11js.CKF_SERIAL_SESSION));
+}
+
+/** CKS_RW_USER_FUNCTIONS (PKCS#11 2.40 §5.7); not exported by pkcs11js. */
+const CKS_RW_USER_FUNCTIONS = 3;
+
+/** Whether `session` is still open and logged in as user (a cheap probe for health checks); never throws. */
+export function sessionLoggedIn(lib: PKCS11, session: Handle): boolean {
+  try {
+    return lib.C_GetSessionInfo(session).state === CKS_RW_USER_FUNCTIONS;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A fresh session beside `old` (same logged-in application, so the login carries over), with
+ * `old` closed; `old` itself if no session can be opened (the next call fails again and
+ * sessionLoggedIn reports it). For after a failed single-part C_Sign: SoftHSM 2.6 leaves the
+ * operation active, so every later C_SignInit on that session fails with CKR_OPERATION_ACTIVE.
+ */
+export function replaceSession(lib: PKCS11, slot: Handle, old: Handle): Handle {
+  let fresh: Handle;
+  try {
+    fresh = openSession(lib, slot);
+  } catch {
+    return old;
+  }
+  try { lib.C_CloseSession(old); } catch { /* it is being abandoned */ }
+  return fresh;
 }
 
 /**
@@ -153,7 +182,7 @@ export class Token {
 
 /** How to make an elliptic-curve key pair when the token has none under the label. */
 export type EcKeyPairSpec = {
-  /** CKA_KEY_TYPE of both halves (CKK_EC, CKK_EC_EDWARDS). */
+  /** CKA_KEY_TYPE of both halves (CKK_EC for P-256 and secp256k1, CKK_EC_EDWARDS). */
   keyType: number;
   /** The key-pair generation mechanism. */
   mechanism: number;

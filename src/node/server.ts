@@ -12,7 +12,9 @@ const id = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const envelopes = { type: 'array', maxItems: 16, items: { type: 'object' } } as const;
 
 export function buildNodeServer(svc: NodeService, log: Logger, opts: { bodyLimit?: number } = {}): FastifyInstance {
-  const app = Fastify(serverOptions(opts.bodyLimit ?? 4 * 1024 * 1024));
+  // DKLs23 moves tens of KB per pair and presignature, and a 10-party ECDSA key generation about
+  // 4 MB of base-OT messages per round: the limit leaves room for that, not for arbitrary bodies.
+  const app = Fastify(serverOptions(opts.bodyLimit ?? 32 * 1024 * 1024));
   installProblemHandlers(app, log);
 
   app.get('/v1/info', async () => svc.info());
@@ -53,6 +55,24 @@ export function buildNodeServer(svc: NodeService, log: Logger, opts: { bodyLimit
   app.post('/v1/sign/share', {
     schema: { body: { type: 'object', additionalProperties: false, required: ['sessionId', 'receipts'], properties: { sessionId: id, receipts: envelopes } } },
   }, async (req) => svc.signShare(req.body as Parameters<NodeService['signShare']>[0]));
+
+  const quorum = { type: 'array', minItems: 2, maxItems: 10, items: id } as const;
+  const bulk = { type: 'array', maxItems: 32, items: { type: 'object' } } as const;
+  app.post('/v1/presign/round1', {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['sessionId', 'keyId', 'quorum', 'presignIds'], properties: {
+      sessionId: id, keyId: id, quorum, presignIds: { type: 'array', minItems: 1, maxItems: 64, items: id },
+    } } },
+  }, async (req) => svc.ecdsa.presignRound1(req.body as Parameters<NodeService['ecdsa']['presignRound1']>[0]));
+  for (const [path, fn] of [['round2', 'presignRound2'], ['round3', 'presignRound3']] as const) {
+    app.post(`/v1/presign/${path}`, {
+      schema: { body: { type: 'object', additionalProperties: false, required: ['sessionId', 'messages'], properties: { sessionId: id, messages: bulk } } },
+    }, async (req) => svc.ecdsa[fn](req.body as { sessionId: string; messages: unknown }));
+  }
+  app.post('/v1/sign/ecdsa', {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['keyId', 'presignId', 'quorum', 'request'], properties: {
+      keyId: id, presignId: id, quorum, request: { type: 'object' },
+    } } },
+  }, async (req) => svc.ecdsa.sign(req.body as Parameters<NodeService['ecdsa']['sign']>[0]));
 
   return app;
 }

@@ -3,7 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalBytes, type Json } from '../common/canonical-json.ts';
 import { fromHex, toHex, wipe } from '../common/bytes.ts';
 import { AuthenticationError, ConflictError, CustosError, NotFoundError, ProtocolAbort, ReuseError, ValidationError } from '../common/errors.ts';
-import { isScheme, type Scheme } from '../common/schemes.ts';
+import { isEcdsa, isScheme, type Scheme } from '../common/schemes.ts';
 import { BROADCAST, payloadDigest, type Inbound } from '../protocols/message.ts';
 import type { DkgParams, DkgResult } from '../protocols/dkg/types.ts';
 import * as dkg from '../protocols/dkg/index.ts';
@@ -16,6 +16,7 @@ import { quorumName, signNonceCommitment, signingBinding, verifyNonceCommitment,
 import { commitNonce, partialSign, publicKeyReport, type KeyPublic } from '../signer/frost-signer.ts';
 import { commitmentIsValid } from '../protocols/frost/index.ts';
 import type { DkgSessionRow, NodeStore } from './store.ts';
+import { EcdsaNode, type EcdsaFaults } from './ecdsa.ts';
 import type { Logger } from '../common/logger.ts';
 
 /**
@@ -36,6 +37,8 @@ export type NodeFaults = {
   dkgRound2?: (payload: unknown, params: DkgParams, round1: { from: string; payload: unknown }[]) => unknown;
   /** Replaces the signature share this node releases. */
   signatureShare?: (share: string) => string;
+  /** Threshold-ECDSA misbehaviour (node/ecdsa.ts). */
+  ecdsa?: EcdsaFaults;
 };
 
 /** The dkg/3 broadcast: the party's key attestation and the echo that closes round two. */
@@ -66,6 +69,8 @@ export class NodeService {
   readonly #verifier: EnvelopeVerifier;
   readonly #log: Logger;
   readonly #faults: NodeFaults;
+  /** Threshold ECDSA (DKLs23) presigning and signing. */
+  readonly ecdsa: EcdsaNode;
 
   constructor(opts: { id: string; genesis: Genesis; keystore: Keystore; store: NodeStore; logger: Logger; faults?: NodeFaults }) {
     this.#faults = opts.faults ?? {};
@@ -80,6 +85,10 @@ export class NodeService {
     if (me.identityKey !== toHex(this.#ks.identityPublicKey())) throw new CustosError('config.identity_mismatch', `the identity key in this node's HSM token is not the one the genesis lists for ${opts.id}`);
     if (me.encryptionKey !== toHex(this.#ks.encryptionPublicKey())) throw new CustosError('config.identity_mismatch', `the encryption key in this node's HSM token is not the one the genesis lists for ${opts.id}`);
     this.#verifier = new EnvelopeVerifier(this.cluster, identityKeys(opts.genesis));
+    this.ecdsa = new EcdsaNode({
+      id: this.id, cluster: this.cluster, ks: this.#ks, store: this.#store, verifier: this.#verifier, log: this.#log, faults: this.#faults.ecdsa,
+      envelope: (session, round, to, payload) => this.#envelope(session, round, to, payload),
+    });
   }
 
   info() {
@@ -216,12 +225,14 @@ export class NodeService {
   dkgFinish(sessionId: string, messages: unknown): Envelope {
     return this.#dkgStep(sessionId, 'dkg/2', 'dkg/3', messages, ({ row, params, state, inbound, envelopes }) => {
       const result: DkgResult = dkg.finish(state, inbound as Parameters<typeof dkg.finish>[1], this.#verifier.authenticator(sessionId));
-      const { secretShare, ...pub } = result;
+      const { secretShare, pairs, ...pub } = result;
       const keyPublic: KeyPublic = pub;
-      const report = publicKeyReport(keyPublic);
+      const report = isEcdsa(params.scheme) ? { publicKey: pub.groupCommitments[0] } : publicKeyReport(keyPublic);
       const sealedShare = this.#ks.seal(secretShare, this.#ctx(row.key_id, 'key-share'));
       wipe(secretShare);
-      const attestation = signAttestation(this.cluster, this.id, { keyId: row.key_id, scheme: params.scheme, threshold: params.threshold, parties: params.parties, publicKey: report.publicKey, transcriptHash: result.transcriptHash }, this.#sign);
+      // The DKLs23 pairwise setup is sealed apart from the share: presigning needs it, online signing does not.
+      const sealedSetup = pairs ? this.#ks.seal(new TextEncoder().encode(JSON.stringify(pairs)), this.#ctx(row.key_id, 'dkls-setup')) : undefined;
+      const attestation = signAttestation(this.cluster, this.id, { keyId: row.key_id, scheme: params.scheme, threshold: params.threshold, parties: params.parties, publicKey: report.publicKey, transcriptHash: result.transcriptHash, chainCode: result.chainCode }, this.#sign);
       // The echo that closes round two: what this node received from every other party.
       const echoes = Object.fromEntries(envelopes.map((e) => [e.from, { digest: toHex(payloadDigest(e.payload)), signature: e.sig }]));
       const payload: Round3Payload = { attestation, echoes };
@@ -230,7 +241,10 @@ export class NodeService {
       // The DKG secret state is dropped (null): from here only the sealed share remains.
       return {
         env, sealedState: null,
-        persist: () => this.#store.insertKey({ id: row.key_id, scheme: params.scheme, threshold: params.threshold, parties: JSON.stringify(params.parties), public: JSON.stringify({ ...keyPublic, ...report }), sealed_share: sealedShare, attestation: JSON.stringify(attestation) }),
+        persist: () => {
+          this.#store.insertKey({ id: row.key_id, scheme: params.scheme, threshold: params.threshold, parties: JSON.stringify(params.parties), public: JSON.stringify({ ...keyPublic, ...report }), sealed_share: sealedShare, attestation: JSON.stringify(attestation) });
+          if (sealedSetup) this.#store.setKeySetup(row.key_id, sealedSetup);
+        },
       };
     });
   }
@@ -268,7 +282,7 @@ export class NodeService {
           }
           throw new ProtocolAbort('dkg.bad_echo', e.from, `${e.from} echoes a round-two broadcast of ${sender} that ${sender} did not sign`);
         }
-        if (a.publicKey !== mine.publicKey || a.transcriptHash !== mine.transcriptHash) {
+        if (a.publicKey !== mine.publicKey || a.transcriptHash !== mine.transcriptHash || a.chainCode !== mine.chainCode) {
           throw new ProtocolAbort('dkg.inconsistent', e.from, `${e.from} attests another public key or transcript than this node computed`);
         }
       });
@@ -294,6 +308,7 @@ export class NodeService {
   /** Generates `count` FROST round-one nonces for `keyId`, usable only with `quorum`. */
   generateNonces(keyId: string, quorum: string[], count: number): SignedNonceCommitment[] {
     const { row, pub, parties } = this.#activeKey(keyId);
+    if (isEcdsa(row.scheme as Scheme)) throw new ValidationError(`key ${keyId} is an ECDSA key: it uses presignatures, not FROST nonces`, { code: 'key.wrong_scheme' });
     if (!Number.isInteger(count) || count < 1 || count > 1000) throw new ValidationError('count must be 1..1000');
     if (!Array.isArray(quorum) || quorum.some((q) => !parties.includes(q)) || new Set(quorum).size !== quorum.length) throw new ValidationError('quorum must be distinct parties of the key');
     if (quorum.length < row.threshold) throw new ValidationError(`quorum needs at least ${row.threshold} parties`);
@@ -415,11 +430,11 @@ export class NodeService {
   keyPublic(keyId: string) {
     const { pub, parties, row } = this.#activeKey(keyId);
     const p = pub as KeyPublic & { publicKey: string; internalKey?: string };
-    return { scheme: row.scheme, threshold: row.threshold, parties, groupCommitments: p.groupCommitments, verifyingShares: p.verifyingShares, transcriptHash: p.transcriptHash, publicKey: p.publicKey, internalKey: p.internalKey };
+    return { scheme: row.scheme, threshold: row.threshold, parties, groupCommitments: p.groupCommitments, verifyingShares: p.verifyingShares, transcriptHash: p.transcriptHash, publicKey: p.publicKey, internalKey: p.internalKey, chainCode: p.chainCode };
   }
 
   listKeys() {
-    return this.#store.listKeys().map((k) => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: JSON.parse(k.parties), state: k.state, readyNonces: this.#store.countReadyNonces(k.id) }));
+    return this.#store.listKeys().map((k) => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: JSON.parse(k.parties), state: k.state, readyNonces: this.#store.countReadyNonces(k.id), readyPresignatures: this.#store.countReadyPresignatures(k.id) }));
   }
 
 }

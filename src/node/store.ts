@@ -54,6 +54,31 @@ CREATE TABLE IF NOT EXISTS nonce_consumption (
   binding TEXT NOT NULL,
   PRIMARY KEY (owner, nonce_id)
 );
+CREATE TABLE IF NOT EXISTS presign_sessions (
+  id TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  quorum TEXT NOT NULL,
+  ids TEXT NOT NULL,
+  round TEXT NOT NULL,
+  sealed_state BLOB,
+  inputs_digest TEXT,
+  output TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('running', 'done', 'aborted')),
+  error TEXT
+);
+CREATE TABLE IF NOT EXISTS presignatures (
+  id TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  quorum TEXT NOT NULL,
+  session TEXT NOT NULL,
+  r_point TEXT NOT NULL,
+  sealed BLOB,
+  state TEXT NOT NULL CHECK (state IN ('ready', 'burned')),
+  binding TEXT,
+  response TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS presignatures_by_key ON presignatures (key_id, state);
 CREATE TABLE IF NOT EXISTS sign_sessions (
   id TEXT PRIMARY KEY,
   key_id TEXT NOT NULL,
@@ -67,18 +92,74 @@ CREATE TABLE IF NOT EXISTS sign_sessions (
 
 export type KeyRow = {
   id: string; scheme: string; threshold: number; parties: string; public: string;
-  sealed_share: Uint8Array; attestation: string; attestations: string | null; state: 'pending' | 'active'; created_at: string;
+  sealed_share: Uint8Array; sealed_setup?: Uint8Array | null; retired_pairs?: string; attestation: string; attestations: string | null; state: 'pending' | 'active'; created_at: string;
 };
 export type DkgSessionRow = {
   id: string; key_id: string; params: string; round: string; sealed_state: Uint8Array | null;
   inputs_digest: string | null; output: string; status: 'running' | 'done' | 'aborted'; error: string | null;
 };
 export type NonceRow = { id: string; key_id: string; quorum: string; commitment: string; sealed: Uint8Array | null; state: 'ready' | 'reserved' | 'burned'; session: string | null };
+export type PresignSessionRow = {
+  id: string; key_id: string; quorum: string; ids: string; round: string; sealed_state: Uint8Array | null;
+  inputs_digest: string | null; output: string; status: 'running' | 'done' | 'aborted'; error: string | null;
+};
+export type PresignatureRow = { id: string; key_id: string; quorum: string; session: string; r_point: string; sealed: Uint8Array | null; state: 'ready' | 'burned'; binding: string | null; response: string | null };
 export type SignSessionRow = { id: string; key_id: string; own_nonce: string; binding: string; request: string; receipt: string; share: string | null };
 
 export class NodeStore extends SqliteStore {
   constructor(path: string) {
     super(path, SCHEMA);
+    // Data directories made before threshold ECDSA have no column for its pairwise setup.
+    const cols = this.db.prepare('PRAGMA table_info(keys)').all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'sealed_setup')) this.db.exec('ALTER TABLE keys ADD COLUMN sealed_setup BLOB');
+    if (!cols.some((c) => c.name === 'retired_pairs')) this.db.exec(`ALTER TABLE keys ADD COLUMN retired_pairs TEXT NOT NULL DEFAULT '[]'`);
+  }
+
+  /** Retires the OT setup with `peer` for good (see EcdsaNode): presigning with it is refused. */
+  retirePair(keyId: string, peer: string): void {
+    const row = this.getKey(keyId);
+    if (!row) return;
+    const list = new Set(JSON.parse(row.retired_pairs ?? '[]') as string[]);
+    list.add(peer);
+    this.db.prepare('UPDATE keys SET retired_pairs = ? WHERE id = ?').run(JSON.stringify([...list].sort()), keyId);
+  }
+
+  setKeySetup(id: string, sealed: Uint8Array): void {
+    this.db.prepare('UPDATE keys SET sealed_setup = ? WHERE id = ?').run(sealed, id);
+  }
+
+  // --- presigning (DKLs23)
+  getPresignSession(id: string): PresignSessionRow | undefined {
+    return this.db.prepare('SELECT * FROM presign_sessions WHERE id = ?').get(id) as PresignSessionRow | undefined;
+  }
+  insertPresignSession(r: { id: string; key_id: string; quorum: string; ids: string; round: string; sealed_state: Uint8Array; output: string }): void {
+    this.db.prepare(`INSERT INTO presign_sessions (id, key_id, quorum, ids, round, sealed_state, inputs_digest, output, status) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 'running')`)
+      .run(r.id, r.key_id, r.quorum, r.ids, r.round, r.sealed_state, r.output);
+  }
+  advancePresignSession(id: string, round: string, sealedState: Uint8Array | null, inputsDigest: string, output: string, status: 'running' | 'done'): void {
+    this.db.prepare('UPDATE presign_sessions SET round = ?, sealed_state = ?, inputs_digest = ?, output = ?, status = ? WHERE id = ?')
+      .run(round, sealedState, inputsDigest, output, status, id);
+  }
+  abortPresignSession(id: string, error: string): void {
+    this.db.prepare(`UPDATE presign_sessions SET status = 'aborted', sealed_state = NULL, error = ? WHERE id = ?`).run(error, id);
+  }
+  presignatureExists(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM presignatures WHERE id = ?').get(id) !== undefined;
+  }
+  insertPresignature(r: { id: string; key_id: string; quorum: string; session: string; r_point: string; sealed: Uint8Array }): void {
+    this.db.prepare(`INSERT INTO presignatures (id, key_id, quorum, session, r_point, sealed, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'ready', ?)`)
+      .run(r.id, r.key_id, r.quorum, r.session, r.r_point, r.sealed, new Date().toISOString());
+  }
+  getPresignature(id: string): PresignatureRow | undefined {
+    return this.db.prepare('SELECT id, key_id, quorum, session, r_point, sealed, state, binding, response FROM presignatures WHERE id = ?').get(id) as PresignatureRow | undefined;
+  }
+  /** Burns a presignature under `binding`: the sealed share is deleted in the same statement. */
+  burnPresignature(id: string, binding: string, response: string): void {
+    const r = this.db.prepare(`UPDATE presignatures SET state = 'burned', sealed = NULL, binding = ?, response = ? WHERE id = ? AND state = 'ready'`).run(binding, response, id);
+    if (r.changes !== 1) throw new ReuseError('presign.reused', `presignature ${id} was already used`, 'coordinator');
+  }
+  countReadyPresignatures(keyId: string): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM presignatures WHERE key_id = ? AND state = 'ready'`).get(keyId) as { n: number }).n;
   }
 
   // --- keys

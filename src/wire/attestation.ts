@@ -16,6 +16,8 @@ export type AttestedKey = {
   parties: string[];
   publicKey: string;
   transcriptHash: string;
+  /** ecdsa-secp256k1 keys: the joint BIP32 chain code, so a coordinator cannot swap the xpub either. */
+  chainCode?: string;
 };
 
 export type KeyAttestation = AttestedKey & { node: string; signature: string };
@@ -23,11 +25,13 @@ export type KeyAttestation = AttestedKey & { node: string; signature: string };
 const DOMAIN = 'custos/key-attestation/v1';
 
 export function attestationBytes(cluster: string, k: AttestedKey): Uint8Array {
-  return canonicalBytes({ domain: DOMAIN, cluster, keyId: k.keyId, scheme: k.scheme, threshold: k.threshold, parties: k.parties, publicKey: k.publicKey, transcriptHash: k.transcriptHash });
+  const base = { domain: DOMAIN, cluster, keyId: k.keyId, scheme: k.scheme, threshold: k.threshold, parties: k.parties, publicKey: k.publicKey, transcriptHash: k.transcriptHash };
+  return canonicalBytes(k.chainCode === undefined ? base : { ...base, chainCode: k.chainCode });
 }
 
 export function signAttestation(cluster: string, node: string, k: AttestedKey, sign: IdentitySigner): KeyAttestation {
   const a: AttestedKey = { keyId: k.keyId, scheme: k.scheme, threshold: k.threshold, parties: [...k.parties], publicKey: k.publicKey, transcriptHash: k.transcriptHash };
+  if (k.chainCode !== undefined) a.chainCode = k.chainCode;
   return { ...a, node, signature: toHex(sign(attestationBytes(cluster, a))) };
 }
 
@@ -39,7 +43,7 @@ export function signAttestation(cluster: string, node: string, k: AttestedKey, s
 export function verifyKeyAttestations(genesis: Genesis, cluster: string, key: AttestedKey, attestations: KeyAttestation[]): void {
   const byNode = new Map<string, KeyAttestation>();
   for (const a of attestations) byNode.set(a.node, a);
-  const fields: (keyof AttestedKey)[] = ['keyId', 'scheme', 'threshold', 'publicKey', 'transcriptHash'];
+  const fields: (keyof AttestedKey)[] = ['keyId', 'scheme', 'threshold', 'publicKey', 'transcriptHash', 'chainCode'];
   for (const party of key.parties) {
     const node = genesis.nodes.find((n) => n.id === party);
     if (!node) throw new AuthenticationError('attestation.unknown_party', `key party ${party} is not in the genesis`, 'coordinator');

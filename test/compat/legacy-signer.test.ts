@@ -1,65 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { test, type TestContext } from 'node:test';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { fromHex, toHex, utf8 } from '../../src/common/bytes.ts';
-import { CustosError, HsmError } from '../../src/common/errors.ts';
-import { jsonLogger } from '../../src/common/logger.ts';
+import { HsmError } from '../../src/common/errors.ts';
 import { buildLegacyApi, legacyRequestHash, type SingleKeySigner } from '../../src/compat/legacy-signer.ts';
-import { LEGACY_DB_FILE, LEGACY_PIN_FILE, startLegacySigner, type RunningLegacySigner } from '../../src/cli/legacy-signer.ts';
+import { LEGACY_DB_FILE, LEGACY_PIN_FILE, startLegacySigner } from '../../src/cli/legacy-signer.ts';
 import { LegacyStore } from '../../src/compat/legacy-store.ts';
-
-import { apiAt } from '../support/http.ts';
-
-const MAIN = resolve(import.meta.dirname, '../../src/cli/legacy-signer-main.ts');
-const quiet = jsonLogger('legacy-signer-test', () => {});
-
-type Res = { status: number; json: any; contentType: string };
-
-function call(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
-  return apiAt(url)(method, path, body, headers);
-}
+import { assertProblem, call, fixture, quiet, runRefused, spawnMain, tempDir } from './legacy-fixture.ts';
 
 const signBody = (hex: string) => ({ payload: { type: 'message' as const, hex } });
-
-/**
- * A temporary data directory and the signers started on it; one after-hook stops them before the
- * directory goes (SoftHSM has its token files open).
- */
-function fixture(t: TestContext): { dir: string; start: (pin?: string) => Promise<RunningLegacySigner> } {
-  const dir = mkdtempSync(join(tmpdir(), 'custos-legacy-'));
-  const running: RunningLegacySigner[] = [];
-  t.after(async () => {
-    for (const s of running) await s.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return {
-    dir,
-    async start(pin?: string) {
-      const s = await startLegacySigner({ dataDir: dir, port: 0, pin, log: quiet });
-      running.push(s);
-      return s;
-    },
-  };
-}
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'custos-legacy-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function assertProblem(r: Res, status: number, code: string): void {
-  assert.equal(r.status, status, JSON.stringify(r.json));
-  assert.match(r.contentType, /^application\/problem\+json/);
-  assert.equal(r.json.code, code, JSON.stringify(r.json));
-  assert.equal(r.json.status, status);
-  assert.equal(typeof r.json.detail, 'string');
-}
 
 test('sign through REST: the signature verifies under the key the API publishes, and the request is on record', async (t) => {
   const s = await fixture(t).start();
@@ -129,6 +80,7 @@ test('bad input: 4xx problem+json, nothing signed', async (t) => {
     { payload: { type: 'message', hex: 'abc' } },
     { payload: { type: 'message', hex: 'zz' } },
     { payload: { type: 'transaction', hex: '00' } },
+    { payload: { type: 'digest', hex: '00'.repeat(32) } },
     { payload: { type: 'message', hex: '00', extra: 1 } },
     { payload: { type: 'message', hex: '00' }, derivationPath: 'm/0' },
     { payload: 'message' },
@@ -177,7 +129,7 @@ test('restart on the same data directory: same key, PIN from the 0600 file, repl
 test('a PIN given by the caller is not written down; a wrong one is refused without appearing in the error', async (t) => {
   const { dir, start } = fixture(t);
   const pin = 'caller-chosen-pin-4711';
-  const s = await start(pin);
+  const s = await start({ pin });
   assert.equal(existsSync(join(dir, LEGACY_PIN_FILE)), false);
   await s.close();
   const wrong = 'not-the-pin-0815';
@@ -190,7 +142,7 @@ test('a PIN given by the caller is not written down; a wrong one is refused with
   });
   // Without a PIN and without a PIN file there is nothing to log in with.
   await assert.rejects(startLegacySigner({ dataDir: dir, log: quiet }), (e: unknown) => e instanceof HsmError && e.code === 'hsm.pin_unavailable');
-  const back = await start(pin);
+  const back = await start({ pin });
   assert.equal(back.publicKey, s.publicKey);
 });
 
@@ -240,32 +192,6 @@ test('verifySignatures: a signature that does not verify is refused and recorded
   assert.equal((await unverified.inject({ method: 'POST', url: '/v1/keys/fake-key/sign', payload: signBody('00') })).statusCode, 200, 'off by default');
 });
 
-type Child = { url: string; line: any; exit: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>; kill: (s: NodeJS.Signals) => void };
-
-function spawnMain(args: string[]): Promise<Child> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SOFTHSM2_CONF: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    const exit = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((r) => child.on('exit', (code, signal) => r({ code, signal, stdout, stderr })));
-    let served = false;
-    createInterface({ input: child.stdout }).on('line', (l) => {
-      stdout += l + '\n';
-      if (served) return;
-      served = true;
-      try {
-        const line = JSON.parse(l);
-        res({ url: line.listening, line, exit, kill: (s) => child.kill(s) });
-      } catch (e) {
-        child.kill('SIGKILL');
-        rej(e);
-      }
-    });
-    void exit.then((r) => { if (!served) rej(new CustosError('test.child_exit', `child exited ${r.code}: ${r.stderr.slice(-500)}`)); });
-  });
-}
-
 test('the main as a child process: one JSON line, signs over HTTP, stops cleanly on SIGTERM', async (t) => {
   const dir = tempDir(t);
   const c = await spawnMain(['--data-dir', dir, '--port', '0']);
@@ -292,12 +218,10 @@ test('the main as a child process: one JSON line, signs over HTTP, stops cleanly
 });
 
 test('the main refuses bad usage with exit code 2', async () => {
-  for (const args of [[], ['--data-dir', '/tmp/x', '--port', 'eighty'], ['--bogus']]) {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => { err += d; });
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    assert.equal(code, 2, `${args.join(' ')}: ${err}`);
-    assert.match(err, /usage:/);
+  for (const args of [[], ['--data-dir', '/tmp/x', '--port', 'eighty'], ['--bogus'], ['--data-dir', '/tmp/x', '--scheme', 'ecdsa-p256'], ['--data-dir', '/tmp/x', '--scheme']]) {
+    const { code, stderr } = await runRefused(args);
+    assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+    assert.match(stderr, /usage:/);
   }
+  assert.match((await runRefused(['--data-dir', '/tmp/x', '--scheme', 'ecdsa-p256'])).stderr, /--scheme must be one of ed25519, ecdsa-secp256k1/);
 });

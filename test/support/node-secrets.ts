@@ -19,12 +19,23 @@ const [dataDir, relayedPath] = process.argv.slice(2);
 const cfg = loadNodeConfig(dataDir);
 const ks = openNodeKeystore(cfg);
 const store = new NodeStore(join(cfg.dataDir, 'node.db'));
-const out: { keyShares: string[]; nonces: string[]; dkgShares: string[] } = { keyShares: [], nonces: [], dkgShares: [] };
+const out: { keyShares: string[]; nonces: string[]; dkgShares: string[]; presignatures?: { id: string; phi: string; u: string; v: string }[]; maskKeys?: string[] } = { keyShares: [], nonces: [], dkgShares: [] };
 for (const k of store.listKeys()) out.keyShares.push(toHex(ks.unseal(k.sealed_share, { keyId: k.id, party: cfg.id, purpose: 'key-share' })));
 for (const r of store.db.prepare(`SELECT id, key_id, sealed FROM nonces WHERE sealed IS NOT NULL`).all() as { id: string; key_id: string; sealed: Uint8Array }[]) {
   const bytes = ks.unseal(r.sealed, { keyId: `${r.key_id}/${r.id}`, party: cfg.id, purpose: 'frost-nonce' });
   // The sealed encoding ends with the two 32-byte nonce scalars (hiding, binding).
   out.nonces.push(toHex(bytes.subarray(bytes.length - 64, bytes.length - 32)), toHex(bytes.subarray(bytes.length - 32)));
+}
+// Threshold-ECDSA secrets: unused presignature shares and the pairwise mask keys.
+const presigs = store.db.prepare(`SELECT id, key_id, sealed FROM presignatures WHERE sealed IS NOT NULL`).all() as { id: string; key_id: string; sealed: Uint8Array }[];
+if (presigs.length) out.presignatures = presigs.map((r) => {
+  const o = JSON.parse(new TextDecoder().decode(ks.unseal(r.sealed, { keyId: `${r.key_id}/${r.id}`, party: cfg.id, purpose: 'presignature' })));
+  return { id: r.id, phi: o.share.phi, u: o.share.u, v: o.share.v };
+});
+for (const k of store.listKeys()) {
+  if (!k.sealed_setup) continue;
+  const pairs = JSON.parse(new TextDecoder().decode(ks.unseal(k.sealed_setup, { keyId: k.id, party: cfg.id, purpose: 'dkls-setup' }))) as Record<string, { mask: string }>;
+  (out.maskKeys ??= []).push(...Object.values(pairs).map((p) => p.mask));
 }
 if (relayedPath && relayedPath !== '-') {
   const relayed = JSON.parse(readFileSync(relayedPath, 'utf8')) as { session: string; from: string; payload: { shares: Record<string, string> } }[];

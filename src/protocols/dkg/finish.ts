@@ -6,7 +6,9 @@ import type { Group, GroupPoint } from '../../crypto/group.ts';
 import { transcriptHash } from '../../crypto/transcript.ts';
 import { payloadDigest, type Authenticator, type Inbound } from '../message.ts';
 import { verifies, verifyInbound } from './inbound.ts';
-import { groupOfParams, indexOf, ROUND1, ROUND2, shareContext } from './params.ts';
+import { isEcdsa } from '../../common/schemes.ts';
+import { setupFinish } from '../dkls23/setup.ts';
+import { groupOfParams, indexOf, ROUND1, ROUND2, setupContext, shareContext } from './params.ts';
 import { parseRound1, parseRound2, type ParsedComplaint, type ParsedRound1 } from './payload.ts';
 import { expectStep } from './state.ts';
 import type { DkgParams, DkgResult, DkgState, Round2Payload } from './types.ts';
@@ -71,6 +73,14 @@ export function finish(state: DkgState, inbound: Inbound<Round2Payload>[], auth:
     throw new CustosError('dkg.bad_state', 'the computed signing share does not match its verifying share', { status: 500 });
   }
 
+  let ecdsa: Pick<DkgResult, 'chainCode' | 'pairs'> = {};
+  if (isEcdsa(params.scheme)) {
+    if (!s.ecdsa) throw new CustosError('dkg.bad_state', 'ECDSA key generation state has no pairwise setup', { status: 500 });
+    const r1 = new Map(params.parties.map((p) => [p, round1(p).ecdsa!]));
+    const r2 = new Map(params.parties.map((p) => [p, (p === self ? s.round2 : round2.get(p)!.payload).ecdsa!]));
+    ecdsa = { chainCode: setupFinish(setupContext(params), r1, r2), pairs: s.ecdsa.pairs };
+  }
+
   const digests2 = params.parties.map((p) => (p === self ? payloadDigest(s.round2) : verified.find((m) => m.from === p)!.digest));
   const transcript = transcriptHash(TRANSCRIPT_TAG, [
     params.sessionId, params.scheme, params.threshold, params.parties.length, ...params.parties,
@@ -90,6 +100,7 @@ export function finish(state: DkgState, inbound: Inbound<Round2Payload>[], auth:
     verifyingShares: Object.fromEntries(params.parties.map((p) => [p, toHex(group.encodePoint(verifying.get(p)!))])),
     transcriptHash: toHex(transcript),
     secretShare: group.encodeScalar(secret),
+    ...ecdsa,
   };
 }
 

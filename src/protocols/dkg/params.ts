@@ -5,6 +5,7 @@ import { getGroup, type Group } from '../../crypto/group.ts';
 import type { PokContext } from '../../crypto/schnorr-pok.ts';
 import { transcriptBytes } from '../../crypto/transcript.ts';
 import type { DkgParams } from './types.ts';
+import type { SetupContext } from '../dkls23/setup.ts';
 
 const bad = (message: string, field: string) => new ValidationError(message, { code: 'dkg.bad_params', detail: { field } });
 
@@ -56,6 +57,11 @@ export function pokContext(p: DkgParams, dealer: string): PokContext {
 /** ECIES context (KDF info and AAD) of the share `sender` deals to `receiver`. */
 export function shareContext(p: DkgParams, sender: string, receiver: string): Uint8Array {
   return transcriptBytes('custos/dkg/share/v1', [p.sessionId, p.scheme, sender, receiver]);
+}
+
+/** What the DKLs23 pairwise setup (ecdsa-secp256k1) needs of the DKG parameters. */
+export function setupContext(p: DkgParams): SetupContext {
+  return { keySession: p.sessionId, parties: p.parties, self: p.self, encryptionKeys: p.encryptionKeys };
 }
 
 /** Round labels as the wire layer signs them. */

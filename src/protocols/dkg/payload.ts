@@ -1,4 +1,5 @@
 import { fromHex } from '../../common/bytes.ts';
+import { isEcdsa } from '../../common/schemes.ts';
 import { ProtocolAbort } from '../../common/errors.ts';
 import { EPHEMERAL_PROOF_BYTES, eciesCiphertextLength, eciesEphemeralKey, verifyEphemeralProof } from '../../crypto/ecies.ts';
 import { shareEphemeralContext } from './params.ts';
@@ -67,7 +68,20 @@ export type ParsedRound1 = {
 
 export function parseRound1(params: DkgParams, group: Group, from: string, payload: unknown): ParsedRound1 {
   const r = new Reader(from, 'dkg/1');
-  const o = r.object(payload, 'payload', ['commitments', 'proofOfKnowledge', 'shares', 'shareProofs']);
+  const ecdsa = isEcdsa(params.scheme);
+  const o = r.object(payload, 'payload', ecdsa ? ['commitments', 'proofOfKnowledge', 'shares', 'shareProofs', 'ecdsa'] : ['commitments', 'proofOfKnowledge', 'shares', 'shareProofs']);
+  if (ecdsa) {
+    // Shape only: the base-OT messages inside are checked (and their sender named) by the one
+    // party each is addressed to, in setupRound2.
+    const e = r.object(o.ecdsa, 'ecdsa', ['chainCodeCommitment', 'pairs', 'maskKeys']);
+    r.hex(e.chainCodeCommitment, 'ecdsa.chainCodeCommitment', DIGEST_BYTES);
+    const others = params.parties.filter((p) => p !== from);
+    const pairs = r.object(e.pairs, 'ecdsa.pairs', others);
+    for (const p of others) r.object(pairs[p], `ecdsa.pairs.${p}`, ['asBob', 'asAlice']);
+    const later = params.parties.slice(params.parties.indexOf(from) + 1);
+    const masks = r.object(e.maskKeys, 'ecdsa.maskKeys', later);
+    for (const p of later) r.hex(masks[p], `ecdsa.maskKeys.${p}`, eciesCiphertextLength(32));
+  }
   if (!Array.isArray(o.commitments) || o.commitments.length !== params.threshold) r.fail('commitments', `must be an array of ${params.threshold} points`);
   const commitments = (o.commitments as unknown[]).map((c, k) => r.point(group, c, `commitments[${k}]`));
   const proof = r.hex(o.proofOfKnowledge, 'proofOfKnowledge', pokLength(group));
@@ -105,7 +119,9 @@ export type ParsedRound2 = {
 
 export function parseRound2(params: DkgParams, from: string, payload: unknown): ParsedRound2 {
   const r = new Reader(from, 'dkg/2');
-  const o = r.object(payload, 'payload', ['echoes', 'complaints']);
+  const ecdsa = isEcdsa(params.scheme);
+  const o = r.object(payload, 'payload', ecdsa ? ['echoes', 'complaints', 'ecdsa'] : ['echoes', 'complaints']);
+  if (ecdsa) r.hex(r.object(o.ecdsa, 'ecdsa', ['chainCodeSeed']).chainCodeSeed, 'ecdsa.chainCodeSeed', 32);
   const senders = params.parties.filter((p) => p !== from);
   const e = r.object(o.echoes, 'echoes', senders);
   const echoes = new Map<string, { digest: Uint8Array; echo: Echo }>();

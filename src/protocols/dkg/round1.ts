@@ -4,7 +4,9 @@ import { commitPolynomial } from '../../crypto/feldman.ts';
 import { evaluatePolynomial, randomPolynomial } from '../../crypto/polynomial.ts';
 import { secureRng, type Rng } from '../../crypto/random.ts';
 import { proveKnowledge } from '../../crypto/schnorr-pok.ts';
-import { checkParams, groupOfParams, indexOf, pokContext, shareContext, shareEphemeralContext } from './params.ts';
+import { isEcdsa } from '../../common/schemes.ts';
+import { setupRound1 } from '../dkls23/setup.ts';
+import { checkParams, setupContext, groupOfParams, indexOf, pokContext, shareContext, shareEphemeralContext } from './params.ts';
 import type { DkgParams, DkgRound1State, Round1Payload } from './types.ts';
 
 /**
@@ -39,7 +41,13 @@ export function round1(params: DkgParams, rng: Rng = secureRng): { state: DkgRou
     const own = group.encodeScalar(evaluatePolynomial(group, coefficients, indexOf(p, p.self)));
     const shareProofs: Record<string, string> = Object.fromEntries(proofs);
     const broadcast: Round1Payload = { commitments, proofOfKnowledge, shares, shareProofs };
-    const state: DkgRound1State = { version: 1, step: 'round1', params: p, round1: structuredClone(broadcast), ownShare: toHex(own) };
+    const state: DkgRound1State = { version: 1, step: 'round1', params: p, round1: broadcast, ownShare: toHex(own) };
+    if (isEcdsa(p.scheme)) {
+      const setup = setupRound1(setupContext(p), rng);
+      broadcast.ecdsa = setup.message;
+      state.ecdsa = setup.secret;
+    }
+    state.round1 = structuredClone(broadcast);
     wipe(own);
     return { state, broadcast };
   } finally {

@@ -7,7 +7,9 @@ import { secureRng, type Rng } from '../../crypto/random.ts';
 import { verifyKnowledge } from '../../crypto/schnorr-pok.ts';
 import type { Authenticator, Inbound } from '../message.ts';
 import { verifyInbound } from './inbound.ts';
-import { groupOfParams, indexOf, pokContext, ROUND1, shareContext } from './params.ts';
+import { isEcdsa } from '../../common/schemes.ts';
+import { setupRound2 } from '../dkls23/setup.ts';
+import { groupOfParams, indexOf, pokContext, ROUND1, setupContext, shareContext } from './params.ts';
 import { parseRound1 } from './payload.ts';
 import { expectStep } from './state.ts';
 import type { Complaint, DkgRound2State, DkgState, Echo, Round1Payload, Round2Payload } from './types.ts';
@@ -80,6 +82,13 @@ export function round2(
   }
   const echoes: Record<string, Echo> = Object.fromEntries(verified.map((m) => [m.from, { digest: toHex(m.digest), signature: m.signature }]));
   const broadcast: Round2Payload = { echoes, complaints };
+  let ecdsa: DkgRound2State['ecdsa'];
+  if (isEcdsa(params.scheme)) {
+    if (!s.ecdsa) throw new CustosError('dkg.bad_state', 'ECDSA key generation state has no pairwise setup', { status: 500 });
+    const setup = setupRound2(setupContext(params), s.ecdsa, parsed.map((m) => ({ from: m.from, message: m.payload.ecdsa! })), encryptionSecretKey);
+    broadcast.ecdsa = setup.message;
+    ecdsa = { pairs: setup.pairs };
+  }
   const next: DkgRound2State = {
     version: 1,
     step: 'round2',
@@ -91,5 +100,6 @@ export function round2(
     groupCommitments: summed.map((c) => toHex(group.encodePoint(c))),
     round2: structuredClone(broadcast),
   };
+  if (ecdsa) next.ecdsa = ecdsa;
   return { state: next, broadcast };
 }

@@ -31,12 +31,14 @@ export function parseState(json: string): DkgState {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badState('not an object');
   const o = raw as Record<string, unknown>;
   if (o.version !== 1) throw badState(`unsupported version ${JSON.stringify(o.version ?? null)}`);
-  const keys = o.step === 'round1'
+  const base = o.step === 'round1'
     ? ['version', 'step', 'params', 'round1', 'ownShare']
     : o.step === 'round2'
       ? ['version', 'step', 'params', 'round1', 'ownShare', 'received', 'shares', 'groupCommitments', 'round2']
       : undefined;
-  if (!keys) throw badState('unknown step');
+  if (!base) throw badState('unknown step');
+  const ecdsa = typeof o.params === 'object' && o.params !== null && (o.params as DkgParams).scheme === 'ecdsa-secp256k1';
+  const keys = ecdsa ? [...base, 'ecdsa'] : base;
   if (Object.keys(o).length !== keys.length || keys.some((k) => !Object.hasOwn(o, k))) throw badState(`fields must be exactly ${keys.join(', ')}`);
   const params = o.params as DkgParams;
   try {
@@ -63,7 +65,7 @@ export function parseState(json: string): DkgState {
       checkScalar(group, shares[p], 'shares');
     }
     hexArray(o.groupCommitments, 'groupCommitments', params.threshold, group.pointBytes);
-    const r2 = record(o.round2, 'round2', ['echoes', 'complaints']);
+    const r2 = record(o.round2, 'round2', ecdsa ? ['echoes', 'complaints', 'ecdsa'] : ['echoes', 'complaints']);
     const echoes = record(r2.echoes, 'round2.echoes', others);
     for (const p of others) {
       const e = record(echoes[p], `round2.echoes.${p}`, ['digest', 'signature']);
@@ -98,7 +100,7 @@ function hexArray(v: unknown, field: string, length: number, bytes: number): voi
 }
 
 function checkRound1Shape(params: DkgParams, pointBytes: number, dealer: string, v: unknown, field: string): void {
-  const o = record(v, field, ['commitments', 'proofOfKnowledge', 'shares', 'shareProofs']);
+  const o = record(v, field, params.scheme === 'ecdsa-secp256k1' ? ['commitments', 'proofOfKnowledge', 'shares', 'shareProofs', 'ecdsa'] : ['commitments', 'proofOfKnowledge', 'shares', 'shareProofs']);
   hexArray(o.commitments, `${field}.commitments`, params.threshold, pointBytes);
   hex(o.proofOfKnowledge, `${field}.proofOfKnowledge`, pointBytes + 32);
   const receivers = params.parties.filter((p) => p !== dealer);

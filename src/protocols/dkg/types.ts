@@ -1,4 +1,5 @@
 import type { Scheme } from '../../common/schemes.ts';
+import type { PairMaterial, SetupRound1, SetupRound2, SetupSecret } from '../dkls23/setup.ts';
 
 /** Parameters every party of one DKG run agrees on (the coordinator proposes, each node checks
  * them against its genesis before starting). `parties` is ordered: party i has FROST identifier i+1. */
@@ -30,6 +31,10 @@ export type DkgResult = {
   transcriptHash: string;
   /** This party's signing share (32-byte scalar). SECRET: seal before storing, wipe after use. */
   secretShare: Uint8Array;
+  /** ecdsa-secp256k1 only: the jointly generated BIP32 chain code (public, attested). */
+  chainCode?: string;
+  /** ecdsa-secp256k1 only: the DKLs23 pairwise setup with every other party. SECRET: seal it. */
+  pairs?: Record<string, PairMaterial>;
 };
 
 /**
@@ -47,6 +52,8 @@ export type Round1Payload = {
   /** For every other party p: proof of knowledge of the ephemeral secret of shares[p] (P-256 R || z),
    * bound to (session, j, p). Without it a complaint's revealed S could open someone else's ciphertext. */
   shareProofs: Record<string, string>;
+  /** ecdsa-secp256k1 only: DKLs23 pairwise setup and chain-code commitment (dkls23/setup.ts). */
+  ecdsa?: SetupRound1;
 };
 
 /** What a party echoes of sender j's round-1 broadcast: its digest (payloadDigest) and j's signature on it. */
@@ -71,6 +78,8 @@ export type Round2Payload = {
   echoes: Record<string, Echo>;
   /** Ordered by the accused party's position in `parties`; at most one per accused. */
   complaints: Complaint[];
+  /** ecdsa-secp256k1 only: the opening of the chain-code commitment. */
+  ecdsa?: SetupRound2;
 };
 
 /**
@@ -85,6 +94,8 @@ export type DkgRound1State = {
   round1: Round1Payload;
   /** SECRET: f_self(index of self), scalar hex. */
   ownShare: string;
+  /** SECRET, ecdsa-secp256k1 only. */
+  ecdsa?: SetupSecret;
 };
 
 /** State between round2 and finish. SECRET (holds this party's received shares): seal it. */
@@ -103,6 +114,8 @@ export type DkgRound2State = {
   groupCommitments: string[];
   /** This party's own round-2 broadcast. */
   round2: Round2Payload;
+  /** SECRET, ecdsa-secp256k1 only: the finished pairwise setup. */
+  ecdsa?: { pairs: Record<string, PairMaterial> };
 };
 
 export type DkgState = DkgRound1State | DkgRound2State;

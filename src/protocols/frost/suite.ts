@@ -83,7 +83,7 @@ function build(scheme: Scheme): Suite {
 const SUITES = new Map<Scheme, Suite>();
 
 export function suiteOf(scheme: Scheme): Suite {
-  if (!isScheme(scheme)) throw new ValidationError(`unknown signature scheme ${JSON.stringify(scheme)}`, { code: 'frost.bad_scheme' });
+  if (!isScheme(scheme) || scheme === 'ecdsa-secp256k1') throw new ValidationError(`${JSON.stringify(scheme)} is not a FROST scheme`, { code: 'frost.bad_scheme' });
   let s = SUITES.get(scheme);
   if (!s) { s = build(scheme); SUITES.set(scheme, s); }
   return s;

@@ -2,10 +2,10 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { schnorr, secp256k1_FROST } from '@noble/curves/secp256k1.js';
 import { fromHex } from '../../common/bytes.ts';
 import { ValidationError } from '../../common/errors.ts';
-import type { Scheme } from '../../common/schemes.ts';
+import type { FrostScheme, Scheme } from '../../common/schemes.ts';
 import { suiteOf } from './suite.ts';
 
-const SIZES: Record<Scheme, { publicKey: number; signature: number }> = {
+const SIZES: Record<FrostScheme, { publicKey: number; signature: number }> = {
   'frost-ed25519': { publicKey: 32, signature: 64 },
   'frost-secp256k1': { publicKey: 33, signature: 65 },
   bip340: { publicKey: 32, signature: 64 },
@@ -21,7 +21,7 @@ const SIZES: Record<Scheme, { publicKey: number; signature: number }> = {
  */
 export function verifySignature(scheme: Scheme, publicKey: string, message: Uint8Array, signature: string): boolean {
   suiteOf(scheme);
-  const sizes = SIZES[scheme];
+  const sizes = SIZES[scheme as FrostScheme];
   const pk = fromHex(publicKey, 'publicKey', sizes.publicKey);
   if (!(message instanceof Uint8Array)) throw new ValidationError('message must be bytes', { code: 'frost.bad_message' });
   let sig: Uint8Array;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { toHex, utf8 } from '../../../src/common/bytes.ts';
 import { CustosError, ProtocolAbort, ReuseError, ValidationError } from '../../../src/common/errors.ts';
-import { SCHEMES } from '../../../src/common/schemes.ts';
+import { FROST_SCHEMES } from '../../../src/common/schemes.ts';
 import { aggregate, commit, signShare, verifyShare, type FrostCommitment } from '../../../src/protocols/frost/index.ts';
 import { dealKeys, nobleSuite, seededRng } from './helpers.ts';
 
@@ -19,7 +19,7 @@ function throwsCustos(fn: () => unknown, type: new (...a: never[]) => CustosErro
   return caught;
 }
 
-for (const scheme of SCHEMES) {
+for (const scheme of FROST_SCHEMES) {
   describe(`FROST misbehaviour is caught (${scheme})`, () => {
     const { keys } = dealKeys(scheme, 2, PARTIES);
     const Fn = nobleSuite(scheme).utils.Fn;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { __TEST as secpTest, schnorr, secp256k1_FROST } from '@noble/curves/secp256k1.js';
 import { HDKey } from '@scure/bip32';
 import { fromHex, toHex, utf8 } from '../../../src/common/bytes.ts';
-import { SCHEMES } from '../../../src/common/schemes.ts';
+import { FROST_SCHEMES } from '../../../src/common/schemes.ts';
 import { SoftwareKeystore } from '../../../src/hsm/software-keystore.ts';
 import { aggregate, commit, publicKeyReport, signShare, verifyShare, verifySignature, type FrostKeyPublic } from '../../../src/protocols/frost/index.ts';
 import { importPublic, importSecret } from '../../../src/protocols/frost/keys.ts';
@@ -16,7 +16,7 @@ const CONFIGS: { t: number; n: number; quorums: string[][] }[] = [
   { t: 3, n: 5, quorums: [['alice', 'bob', 'carol'], ['erin', 'bob', 'dave'], ['alice', 'carol', 'dave', 'erin'], NAMES] },
 ];
 
-for (const scheme of SCHEMES) {
+for (const scheme of FROST_SCHEMES) {
   describe(`FROST signing with DkgResult-shaped keys from a trusted dealer (${scheme})`, () => {
     for (const { t, n, quorums } of CONFIGS) {
       const parties = NAMES.slice(0, n);

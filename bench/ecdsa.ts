@@ -1,0 +1,117 @@
+/**
+ * `npm run bench -- --scheme ecdsa-secp256k1`: threshold ECDSA (DKLs23, 2-of-3, three node
+ * processes with SoftHSM tokens and the coordinator on this machine) beside the single-key
+ * baseline (secp256k1 ECDSA with its key in SoftHSM, behind the same REST shape), measured in the
+ * same run with the same harness and production durability. Figures:
+ *   keygen     2-of-3 key generation through POST /v1/keys (DKG + pairwise base OTs), median of 3
+ *   presign    presignatures/s made by the coordinator's background presigner, from empty pools
+ *   online     sign p50/p95 and throughput through REST with a warm pool (every call a pool hit)
+ *   uncached   sign p50/p95 with no pool (presigning inline, the full protocol per call)
+ *   sustained  throughput from empty pools with the presigner running: every signature pays for
+ *              its presignature, so this is the steady-state rate (signatures/hour)
+ *   baseline   the single-key signer, same harness and concurrency
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { runLoad, type LoadResult } from './harness.ts';
+
+const { initLocalCluster, spawnServer, startLocalCluster, stopChild } = await import('../src/cli/local-cluster.ts');
+
+export async function benchEcdsa(opts: { requests: number; concurrency: number; keep: boolean; log: (s: string) => void }): Promise<Record<string, unknown>[]> {
+  const { requests, concurrency, log } = opts;
+  const home = mkdtempSync(join(tmpdir(), 'custos-bench-ecdsa-'));
+  const figures: Record<string, unknown>[] = [];
+  const digestBody = (tag: string) => (i: number) => JSON.stringify({ payload: { type: 'digest', hex: createHash('sha256').update(`${tag} ${i}`).digest('hex') } });
+  const post = async (url: string, path: string, body: unknown) => {
+    const r = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json = await r.json() as any;
+    if (r.status >= 300) throw new Error(`${path}: ${r.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  let cluster: Awaited<ReturnType<typeof startLocalCluster>> | undefined;
+  let legacy: Awaited<ReturnType<typeof spawnServer>> | undefined;
+  try {
+    log(`custos bench (ecdsa-secp256k1): provisioning a 3-node cluster in ${home}`);
+    await initLocalCluster(home);
+
+    // Phase 1: no background presigning (pool low 0), so every sign call runs the full protocol.
+    cluster = await startLocalCluster(home, { port: 0, pool: { low: 0, batch: 8, intervalMs: 60_000 } });
+    const keygen: number[] = [];
+    let keyId = '';
+    for (let k = 0; k < 3; k++) {
+      const t0 = performance.now();
+      keyId = (await post(cluster.url, '/v1/keys', { scheme: 'ecdsa-secp256k1', threshold: 2 })).id;
+      keygen.push(performance.now() - t0);
+    }
+    keygen.sort((a, b) => a - b);
+    log(`  key generation 2-of-3: ${keygen.map((x) => x.toFixed(0)).join(', ')} ms`);
+    figures.push({ figure: 'keygen', scheme: 'ecdsa-secp256k1', threshold: '2-of-3', runs: 3, medianMs: +keygen[1].toFixed(0), minMs: +keygen[0].toFixed(0), maxMs: +keygen[2].toFixed(0), target: '<= 5000 ms' });
+    const uncachedN = Math.min(60, requests);
+    await runLoad({ url: cluster.url, keyId, requests: 5, concurrency: 1, body: digestBody('uncached-warmup') });
+    const uncached1 = await runLoad({ url: cluster.url, keyId, requests: uncachedN, concurrency: 1, body: digestBody('uncached') });
+    log(`  uncached, concurrency 1: p50 ${uncached1.p50ms.toFixed(1)} ms, p95 ${uncached1.p95ms.toFixed(1)} ms`);
+    figures.push({ figure: 'uncached', ...round(uncached1), target: 'p95 <= 250 ms' });
+    await cluster.stop();
+    cluster = undefined;
+
+    // Phase 2: the same cluster with the background presigner on.
+    const poolLow = requests + 50;
+    cluster = await startLocalCluster(home, { port: 0, pool: { low: poolLow, batch: 8, intervalMs: 100 } });
+    const t0 = performance.now();
+    const target = Math.min(poolLow, 3 * 64);
+    const made = await waitForPresignatures(cluster.url, keyId, target, 300_000);
+    const presignSeconds = (performance.now() - t0) / 1000;
+    log(`  presigning: ${made} presignatures in ${presignSeconds.toFixed(1)} s`);
+    figures.push({ figure: 'presign', presignatures: made, seconds: +presignSeconds.toFixed(2), perSecond: +(made / presignSeconds).toFixed(1), batch: 8, note: 'background presigner, one quorum at a time, from empty pools' });
+    await waitForPresignatures(cluster.url, keyId, requests + 20, 600_000);
+
+    const legacyDir = join(home, 'legacy');
+    legacy = await spawnServer('legacy', [], {}, undefined, resolve(import.meta.dirname, '../src/cli/legacy-signer-main.ts'), ['--data-dir', legacyDir, '--port', '0', '--scheme', 'ecdsa-secp256k1']);
+    const legacyKey = (legacy.extra as { keyId: string }).keyId;
+    await runLoad({ url: legacy.url, keyId: legacyKey, requests: 50, concurrency, body: digestBody('baseline-warmup') });
+    const baseline = await runLoad({ url: legacy.url, keyId: legacyKey, requests: Math.max(requests, 400), concurrency, body: digestBody('baseline') });
+    log(`  baseline single-key secp256k1 in SoftHSM: ${baseline.throughput.toFixed(1)} sig/s`);
+    const online = await runLoad({ url: cluster.url, keyId, requests, concurrency, body: digestBody('online') });
+    const metrics = await (await fetch(`${cluster.url}/metrics`)).text();
+    const count = (result: string) => [...metrics.matchAll(new RegExp(`custos_presign_pool_total\\{result="${result}",quorum="[^"]+"\\} (\\d+)`, 'g'))].reduce((n, m) => n + Number(m[1]), 0);
+    log(`  online (warm pool): ${online.throughput.toFixed(1)} sig/s, p50 ${online.p50ms.toFixed(1)} ms, p95 ${online.p95ms.toFixed(1)} ms`);
+    figures.push({ figure: 'online', ...round(online), poolHits: count('hit'), poolMisses: count('miss') });
+    figures.push({ figure: 'baseline', scheme: 'ecdsa-secp256k1-softhsm-single-key', ...round(baseline) });
+    figures.push({ figure: 'ratio', throughput: +(online.throughput / baseline.throughput).toFixed(3), target: '>= 0.25', note: 'online (warm pool) throughput / baseline throughput' });
+    await stopChild(legacy.child);
+    legacy = undefined;
+    await cluster.stop();
+    cluster = undefined;
+
+    // Phase 3: sustained, from empty pools on a fresh key: presigning is part of every signature.
+    cluster = await startLocalCluster(home, { port: 0, pool: { low: 64, batch: 8, intervalMs: 50 } });
+    const fresh = (await post(cluster.url, '/v1/keys', { scheme: 'ecdsa-secp256k1', threshold: 2 })).id;
+    const sustainedN = Math.max(requests, 600);
+    const sustained = await runLoad({ url: cluster.url, keyId: fresh, requests: sustainedN, concurrency, body: digestBody('sustained') });
+    log(`  sustained (presigning included): ${sustained.throughput.toFixed(1)} sig/s = ${(sustained.throughput * 3600).toFixed(0)} sig/h`);
+    figures.push({ figure: 'sustained', ...round(sustained), perHour: Math.round(sustained.throughput * 3600), target: '>= 100000 per hour' });
+  } finally {
+    if (legacy) await stopChild(legacy.child);
+    if (cluster) await cluster.stop();
+    if (!opts.keep) rmSync(home, { recursive: true, force: true });
+  }
+  return figures;
+}
+
+function round(r: LoadResult) {
+  return { requests: r.requests, concurrency: r.concurrency, seconds: +r.seconds.toFixed(2), throughput: +r.throughput.toFixed(1), p50ms: +r.p50ms.toFixed(1), p95ms: +r.p95ms.toFixed(1), p99ms: +r.p99ms.toFixed(1), errors: r.errors };
+}
+
+async function waitForPresignatures(url: string, keyId: string, total: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let n = 0;
+  while (Date.now() < deadline) {
+    const m = await (await fetch(`${url}/metrics`)).text();
+    n = [...m.matchAll(new RegExp(`custos_nonce_pool_level\\{key="${keyId}",quorum="[^"]+"\\} (\\d+)`, 'g'))].reduce((s, x) => s + Number(x[1]), 0);
+    if (n >= total) return n;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`only ${n} presignatures were pooled within ${timeoutMs / 1000} s`);
+}

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { fromHex, toHex } from '../common/bytes.ts';
+import { CustosError, ProtocolAbort, UnavailableError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { deriveNonHardened, parseDerivationPath } from '../crypto/bip32-public.ts';
+import { presignSid } from '../protocols/dkls23/params.ts';
+import { combine, type PartialSignature } from '../protocols/dkls23/sign.ts';
+import { BROADCAST } from '../protocols/message.ts';
+import { dkgSessionId } from '../wire/dkg-session.ts';
+import type { Envelope } from '../wire/envelope.ts';
+import type { Cluster } from './cluster.ts';
+import type { GroupPublic } from './dkg-runner.ts';
+import { quorumsOf } from './quorum.ts';
+import { settleAll } from './settle.ts';
+import type { CoordinatorStore, CoordKeyRow } from './store.ts';
+
+/**
+ * Threshold ECDSA at the coordinator: runs DKLs23 presigning for a quorum (three relayed rounds,
+ * a batch of presignatures at a time), pools the results (id and R, nothing secret), and signs
+ * with one round: every quorum member gets the whole request and a pooled presignature id and
+ * answers with its masked share; the combiner checks the signature with @noble/curves.
+ * Without a pooled presignature the same call presigns one first (the uncached path).
+ */
+export type EcdsaSignInput = { digest: Uint8Array; derivationPath?: string; requestId: string };
+export type EcdsaOutcome = { signature: string; recoveryId: 0 | 1; publicKey: string; signers: string[]; presigned: boolean };
+
+type Ack = { keyId: string; quorum: string[]; presignatures: { id: string; R: string }[] };
+
+export class EcdsaSigning {
+  readonly #store: CoordinatorStore;
+  readonly #cluster: Cluster;
+  readonly #log: Logger;
+  readonly #onPool: (hit: boolean, quorum: string) => void;
+  onCulprit?: (node: string, code: string) => void;
+  /** Live sign calls in flight: background presigning yields to them. */
+  inflight = 0;
+
+  constructor(store: CoordinatorStore, cluster: Cluster, log: Logger, onPool: (hit: boolean, quorum: string) => void) {
+    this.#store = store;
+    this.#cluster = cluster;
+    this.#log = log;
+    this.#onPool = onPool;
+  }
+
+  /** Reachable quorums, those with pooled presignatures first, suspects last. */
+  candidateQuorums(key: CoordKeyRow): string[][] {
+    const parties = JSON.parse(key.parties) as string[];
+    const live = quorumsOf(parties.filter((p) => this.#cluster.isUp(p)), key.threshold);
+    const suspects = (q: string[]) => q.filter((p) => this.#cluster.isSuspect(p)).length;
+    return live.sort((a, b) => suspects(a) - suspects(b) || this.#store.poolLevel(key.id, b.join(',')) - this.#store.poolLevel(key.id, a.join(',')));
+  }
+
+  /** Runs the three presigning rounds for `count` presignatures of `quorum` and pools them. */
+  async presign(key: CoordKeyRow, quorum: string[], count: number, onRelay?: (round: string, envs: Envelope[]) => void): Promise<{ id: string; R: string }[]> {
+    const sessionId = `presign.${randomUUID()}`;
+    const presignIds = Array.from({ length: count }, () => randomUUID());
+    const all = <T>(fn: (p: string) => Promise<T>) => settleAll(quorum, fn, 'presign');
+    const checked = (round: string, answers: { messages?: unknown }[]) => answers.flatMap((a, i) => {
+      const from = quorum[i];
+      if (!a || !Array.isArray(a.messages)) throw new ProtocolAbort('presign.bad_answer', from, `${from} answered ${round} without messages`);
+      return (a.messages as unknown[]).map((m) => {
+        const to = (m as { to?: unknown })?.to;
+        if (typeof to !== 'string' || (to !== BROADCAST && (!quorum.includes(to) || to === from))) throw new ProtocolAbort('presign.bad_answer', from, `${from} addressed a ${round} message to ${String(to)}`);
+        return this.#cluster.checkAnswer(m, from, { session: sessionId, round, to });
+      });
+    });
+    const routeTo = (envs: Envelope[], p: string) => envs.filter((e) => e.from !== p && (e.to === BROADCAST || e.to === p));
+    const r1 = checked('presign/1', await all((p) => this.#cluster.client(p).post<{ messages: Envelope[] }>('/v1/presign/round1', { sessionId, keyId: key.id, quorum, presignIds })));
+    onRelay?.('presign/1', r1);
+    const r2 = checked('presign/2', await all((p) => this.#cluster.client(p).post<{ messages: Envelope[] }>('/v1/presign/round2', { sessionId, messages: routeTo(r1, p) })));
+    onRelay?.('presign/2', r2);
+    const acks = await all((p) => this.#cluster.client(p).post<{ messages: Envelope[] }>('/v1/presign/round3', { sessionId, messages: routeTo(r2, p) }));
+    const results = acks.map((a, i) => {
+      const env = this.#cluster.checkAnswer(Array.isArray(a?.messages) ? a.messages[0] : undefined, quorum[i], { session: sessionId, round: 'presign/3', to: 'coordinator' });
+      const ack = env.payload as unknown as Ack;
+      if (!ack || ack.keyId !== key.id || !Array.isArray(ack.presignatures) || ack.presignatures.length !== count || ack.presignatures.some((x, k) => x?.id !== presignIds[k] || typeof x.R !== 'string')) {
+        throw new ProtocolAbort('presign.bad_answer', quorum[i], `${quorum[i]}'s presigning acknowledgement does not list the session's presignatures`);
+      }
+      return ack.presignatures;
+    });
+    // Every member computed R = Σ R_j from the same opened commitments; a member reporting
+    // another R is the odd one out (and its share would not combine).
+    results.forEach((list) => list.forEach((x, k) => {
+      if (x.R !== results[0][k].R) throw new CustosError('presign.inconsistent', `the quorum members report different R for presignature ${x.id}; none of this batch is pooled`, { status: 502 });
+    }));
+    this.#store.addPresignatures(key.id, quorum.join(','), results[0]);
+    return results[0];
+  }
+
+  async sign(key: CoordKeyRow, input: EcdsaSignInput): Promise<EcdsaOutcome> {
+    this.inflight++;
+    try {
+      return await this.#retrying(key, input);
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  async #retrying(key: CoordKeyRow, input: EcdsaSignInput): Promise<EcdsaOutcome> {
+    const group = JSON.parse(key.group_public) as GroupPublic & { chainCode?: string };
+    if (!group.chainCode) throw new CustosError('key.no_chain_code', `key ${key.id} has no chain code`, { status: 500 });
+    const derived = deriveNonHardened({ publicKey: fromHex(group.publicKey), chainCode: fromHex(group.chainCode) }, parseDerivationPath(input.derivationPath ?? 'm'));
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let quorums = this.candidateQuorums(key);
+      if (quorums.length === 0) {
+        await this.#cluster.probe();
+        quorums = this.candidateQuorums(key);
+      }
+      if (quorums.length === 0) throw new UnavailableError('quorum.unavailable', `fewer than ${key.threshold} nodes of key ${key.id} are reachable`);
+      const q = quorums[0];
+      try {
+        return await this.#signWith(key, q, input, derived.publicKey);
+      } catch (e) {
+        lastError = e;
+        if (e instanceof ProtocolAbort && e.culprit && this.#cluster.clients.has(e.culprit)) {
+          this.#cluster.suspect(e.culprit);
+          this.onCulprit?.(e.culprit, e.code);
+          this.#log.warn('sign.culprit', { request: input.requestId, culprit: e.culprit, code: e.code });
+          const next = this.candidateQuorums(key)[0];
+          if (next && !next.some((p) => this.#cluster.isSuspect(p))) continue;
+        }
+        if (e instanceof CustosError && (e.code === 'presign.unknown' || e.code === 'presign.reused')) {
+          // A node restored from a backup, or our own pool restored: this quorum's pool is stale.
+          this.#store.purgePool(key.id, q.join(','));
+          this.#log.warn('pool.stale', { request: input.requestId, quorum: q.join(','), code: e.code });
+          continue;
+        }
+        if (e instanceof CustosError && e.code === 'node.unreachable') {
+          const node = String(e.detail?.node ?? '');
+          if (node) this.#cluster.markDown(node);
+          this.#log.warn('sign.retry', { request: input.requestId, node, attempt });
+          continue;
+        }
+        throw e;
+      }
+    }
+    throw lastError;
+  }
+
+  async #signWith(key: CoordKeyRow, quorum: string[], input: EcdsaSignInput, publicKey: Uint8Array): Promise<EcdsaOutcome> {
+    const qname = quorum.join(',');
+    let presig = this.#store.takePresignature(key.id, qname);
+    const presigned = presig !== undefined;
+    this.#onPool(presigned, qname);
+    if (!presig) {
+      await this.presign(key, quorum, 1);
+      presig = this.#store.takePresignature(key.id, qname);
+      if (!presig) throw new UnavailableError('pool.empty', `no presignature could be made for quorum ${qname}`);
+    }
+    const request = { requestId: input.requestId, payload: { type: 'digest', hex: toHex(input.digest) }, ...(input.derivationPath !== undefined ? { derivationPath: input.derivationPath } : {}) };
+    const session = `sign:${presig.id}`;
+    const answers = await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/ecdsa', { keyId: key.id, presignId: presig!.id, quorum, request })));
+    const partials = answers.map((a, i) => {
+      const env = this.#cluster.checkAnswer(a, quorum[i], { session, round: 'sign/ecdsa', to: 'coordinator' });
+      const p = env.payload as unknown as PartialSignature & { presignId?: string };
+      if (p?.presignId !== presig!.id) throw new ProtocolAbort('sign.bad_share', quorum[i], `${quorum[i]} answered for another presignature`);
+      return { from: quorum[i], partial: { u: p.u, w: p.w } };
+    });
+    const keySession = dkgSessionId(key.id, { scheme: key.scheme, threshold: key.threshold, parties: JSON.parse(key.parties) });
+    const sid = toHex(presignSid(keySession, presig.id, quorum));
+    const out = combine(sid, presig.R, publicKey, input.digest, partials);
+    return { signature: toHex(out.signature), recoveryId: out.recoveryId, publicKey: toHex(publicKey), signers: quorum, presigned };
+  }
+}

@@ -1,0 +1,149 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { HDKey } from '@scure/bip32';
+import { fromHex, toHex, utf8 } from '../../src/common/bytes.ts';
+import { genesisHash, parseGenesis } from '../../src/wire/genesis.ts';
+import { verifyKeyAttestations } from '../../src/wire/attestation.ts';
+import { eip1559Case, finishEip1559, p2wpkhCase } from '../support/chain-verifiers.ts';
+import { readJson, startTestCluster, type TestCluster } from '../support/cluster.ts';
+import { computeAddress } from 'ethers';
+
+/**
+ * Threshold ECDSA through the REST API of a real cluster (three node processes with SoftHSM
+ * tokens): signatures checked by verifiers we did not write (@noble/curves, ethers,
+ * bitcoinjs-lib), BIP32 keys by @scure/bip32, pool use by the coordinator's own metric.
+ */
+describe('threshold ECDSA (DKLs23) through the API', () => {
+  let c: TestCluster;
+  let key: any;
+  before(async () => {
+    c = await startTestCluster();
+    const k = await c.api('POST', '/v1/keys', { scheme: 'ecdsa-secp256k1', threshold: 2 });
+    assert.equal(k.status, 201, JSON.stringify(k.json));
+    key = k.json;
+  });
+  after(async () => { await c?.stop(); });
+
+  const sign = (body: unknown, headers?: Record<string, string>) => c.api('POST', `/v1/keys/${key.id}/sign`, body, headers);
+  const digestOf = (s: string) => toHex(sha256(utf8(s)));
+
+  async function poolCount(result: 'hit' | 'miss', quorum: string): Promise<number> {
+    const m = await c.api('GET', '/metrics');
+    const line = String(m.json).split('\n').find((l) => l.startsWith(`custos_presign_pool_total{`) && l.includes(`result="${result}"`) && l.includes(`quorum="${quorum}"`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  }
+
+  async function warm(): Promise<void> {
+    // The coordinator presigns in the background; wait (bounded) until a sign call is served from a pool.
+    for (let i = 0; i < 60; i++) {
+      const r = await sign({ payload: { type: 'digest', hex: digestOf(`warm ${i}`) } });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      if (r.json.presigned) return;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    assert.fail('no pooled presignature within the bounded wait');
+  }
+
+  test('the key is attested with its chain code by every party; the xpub matches @scure/bip32', async () => {
+    assert.equal(key.scheme, 'ecdsa-secp256k1');
+    assert.match(key.publicKey, /^0[23][0-9a-f]{64}$/);
+    assert.match(key.chainCode, /^[0-9a-f]{64}$/);
+    const genesis = parseGenesis(readJson(`${c.home}/genesis.json`));
+    verifyKeyAttestations(genesis, genesisHash(genesis), { keyId: key.id, scheme: key.scheme, threshold: 2, parties: key.parties, publicKey: key.publicKey, transcriptHash: key.attestations[0].transcriptHash, chainCode: key.chainCode }, key.attestations);
+    assert.throws(() => verifyKeyAttestations(genesis, genesisHash(genesis), { keyId: key.id, scheme: key.scheme, threshold: 2, parties: key.parties, publicKey: key.publicKey, transcriptHash: key.attestations[0].transcriptHash, chainCode: '00'.repeat(32) }, key.attestations),
+      (e: any) => e.code === 'attestation.mismatch', 'a swapped chain code is caught');
+    const x = await c.api('GET', `/v1/keys/${key.id}/xpub?path=m/44/60/0/0/7`);
+    assert.equal(x.status, 200, JSON.stringify(x.json));
+    const hd = HDKey.fromExtendedKey(x.json.xpub);
+    assert.equal(toHex(hd.publicKey!), key.publicKey);
+    assert.equal(toHex(hd.chainCode!), key.chainCode);
+    assert.equal(x.json.derivedPublicKey, toHex(hd.derive('m/44/60/0/0/7').publicKey!));
+    const hardened = await c.api('GET', `/v1/keys/${key.id}/xpub?path=m/44'/60`);
+    assert.equal(hardened.status, 400);
+    assert.equal(hardened.json.code, 'derivation.hardened');
+  });
+
+  test('signs raw digests (uncached and pooled); @noble/curves verifies with low s and recovers the key', async () => {
+    const first = await sign({ payload: { type: 'digest', hex: digestOf('first') } });
+    assert.equal(first.status, 200, JSON.stringify(first.json));
+    await warm();
+    const r = await sign({ payload: { type: 'digest', hex: digestOf('pooled') } });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(Object.keys(r.json).sort(), ['presigned', 'publicKey', 'recoveryId', 'requestId', 'signature', 'signers']);
+    assert.equal(r.json.publicKey, key.publicKey);
+    for (const out of [first.json, r.json]) {
+      const d = fromHex(out === first.json ? digestOf('first') : digestOf('pooled'));
+      assert.ok(secp256k1.verify(fromHex(out.signature), d, fromHex(key.publicKey), { prehash: false, lowS: true }));
+      const rec = secp256k1.Signature.fromBytes(fromHex(out.signature), 'compact').addRecoveryBit(out.recoveryId).recoverPublicKey(d).toBytes(true);
+      assert.equal(toHex(rec), key.publicKey);
+    }
+  });
+
+  test('an EIP-1559 transaction built with ethers, signed through the API, recovers to the key address', async () => {
+    const path = 'm/44/60/0/0/7';
+    const { tx, digest } = eip1559Case(1);
+    const r = await sign({ payload: { type: 'digest', hex: toHex(digest) }, derivationPath: path });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const derived = HDKey.fromExtendedKey((await c.api('GET', `/v1/keys/${key.id}/xpub`)).json.xpub).derive(path);
+    assert.equal(r.json.publicKey, toHex(derived.publicKey!));
+    const out = finishEip1559(tx, { signature: fromHex(r.json.signature), recoveryId: r.json.recoveryId }, fromHex(r.json.publicKey));
+    assert.equal(out.from, computeAddress('0x' + r.json.publicKey));
+  });
+
+  test('a BIP143 P2WPKH input signed through the API validates with bitcoinjs-lib', async () => {
+    const path = 'm/84/0/0/0/3';
+    const pub = fromHex((await c.api('GET', `/v1/keys/${key.id}/xpub?path=${path}`)).json.derivedPublicKey);
+    const btc = p2wpkhCase(pub);
+    const r = await sign({ payload: { type: 'digest', hex: toHex(btc.digest) }, derivationPath: path });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const out = btc.finish({ signature: fromHex(r.json.signature), recoveryId: r.json.recoveryId });
+    assert.equal(out.valid, true);
+    assert.match(out.txHex, /^[0-9a-f]+$/);
+  });
+
+  test('client mistakes are 400 problems, never 500; replays under an Idempotency-Key return the same result', async () => {
+    const cases: [unknown, string][] = [
+      [{ payload: { type: 'message', hex: 'abcd' } }, 'sign.bad_payload'],
+      [{ payload: { type: 'digest', hex: 'ab' } }, 'sign.bad_payload'],
+      [{ payload: { type: 'digest', hex: digestOf('x') }, derivationPath: "m/44'/0" }, 'derivation.hardened'],
+      [{ payload: { type: 'digest', hex: digestOf('x') }, derivationPath: 'm/x' }, 'derivation.bad_path'],
+    ];
+    for (const [body, code] of cases) {
+      const r = await sign(body);
+      assert.equal(r.status, 400, JSON.stringify(r.json));
+      assert.equal(r.json.code, code);
+      assert.match(r.contentType, /application\/problem\+json/);
+    }
+    const body = { payload: { type: 'digest', hex: digestOf('idem') }, derivationPath: 'm/1' };
+    const a = await sign(body, { 'idempotency-key': 'ecdsa-idem-1' });
+    const b = await sign(body, { 'idempotency-key': 'ecdsa-idem-1' });
+    assert.equal(a.status, 200);
+    assert.deepEqual(b.json, a.json);
+  });
+
+  test('with each node killed in turn, signatures still come from the pool of the surviving quorum', async () => {
+    const parties: string[] = key.parties;
+    for (const dead of parties) {
+      const alive = parties.filter((p) => p !== dead).join(',');
+      await c.killNode(dead);
+      // Give the background presigner time to fill the surviving quorum's pool (bounded).
+      let served = false;
+      for (let i = 0; i < 40 && !served; i++) {
+        const before = await poolCount('hit', alive);
+        const r = await sign({ payload: { type: 'digest', hex: digestOf(`without ${dead} ${i}`) } });
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.deepEqual([...r.json.signers].sort().join(','), alive);
+        if (r.json.presigned) {
+          assert.equal(await poolCount('hit', alive), before + 1, 'the pool metric counts the hit for the surviving quorum');
+          served = true;
+        } else {
+          await new Promise((res) => setTimeout(res, 500));
+        }
+      }
+      assert.ok(served, `a pooled presignature of ${alive} served a signature while ${dead} was down`);
+      await c.restartNode(dead);
+    }
+  });
+});

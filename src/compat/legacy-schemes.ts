@@ -1,5 +1,6 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { HEX_BYTES, signBodySchema } from '../common/api-schemas.ts';
 import { concatBytes, toHex } from '../common/bytes.ts';
 import { CustosError, HsmError } from '../common/errors.ts';
 
@@ -62,27 +63,21 @@ export type SchemeDoor = {
 };
 
 /**
- * POST /v1/keys/:id/sign of an ed25519 key: the message itself. The legacy door keeps its own
- * schemas rather than the coordinator's (coordinator/schemas.ts), which grow with the threshold
- * schemes (derivation paths, digests): one key has no path, and Ed25519 signs messages only.
+ * POST /v1/keys/:id/sign of an ed25519 key: the message itself. The body has the coordinator's
+ * shape (common/api-schemas.ts) but the legacy door narrows it rather than taking the coordinator's
+ * schema, which grows with the threshold schemes (derivation paths, digests): one key has no path,
+ * and Ed25519 signs messages only.
  */
-export const messageSignBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['payload'],
-  properties: {
-    payload: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['type', 'hex'],
-      properties: {
-        type: { type: 'string', enum: ['message'] },
-        hex: { type: 'string', pattern: '^([0-9a-fA-F]{2})*$', maxLength: 2 * 1024 * 1024, description: 'the message bytes to sign, hex' },
-      },
-    },
-  },
-} as const;
+export const messageSignBody = signBodySchema({
+  type: { type: 'string', enum: ['message'] },
+  hex: { ...HEX_BYTES, maxLength: 2 * 1024 * 1024, description: 'the message bytes to sign, hex' },
+});
 
+/**
+ * The 200 answers are the coordinator's signResult narrowed to one scheme and made stricter (every
+ * field the scheme answers with is required), so they are written out rather than shared;
+ * test/compat/legacy-schemes.test.ts keeps them a narrowing of the coordinator's.
+ */
 export const ed25519SignResult = {
   type: 'object',
   required: ['requestId', 'signature'],
@@ -93,22 +88,10 @@ export const ed25519SignResult = {
 } as const;
 
 /** POST /v1/keys/:id/sign of an ecdsa-secp256k1 key: one digest the caller computed. */
-export const digestSignBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['payload'],
-  properties: {
-    payload: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['type', 'hex'],
-      properties: {
-        type: { type: 'string', enum: ['digest'] },
-        hex: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'the 32-byte digest to sign, hex; the caller hashes (Bitcoin sighash, Ethereum keccak256)' },
-      },
-    },
-  },
-} as const;
+export const digestSignBody = signBodySchema({
+  type: { type: 'string', enum: ['digest'] },
+  hex: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'the 32-byte digest to sign, hex; the caller hashes (Bitcoin sighash, Ethereum keccak256)' },
+});
 
 export const ecdsaSignResult = {
   type: 'object',

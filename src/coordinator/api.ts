@@ -46,7 +46,7 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   const keysCreated = d.metrics.counter('custos_keys_created_total', 'Keys created by DKG, by scheme');
   const latency = d.metrics.histogram('custos_sign_seconds', 'Sign call latency in seconds', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
   d.metrics.gauge('custos_node_up', 'Whether a signer node answered its last probe', () => d.genesis.nodes.map((n) => ({ labels: { node: n.id }, value: d.cluster.isUp(n.id) ? 1 : 0 })));
-  d.metrics.gauge('custos_nonce_pool_level', 'Pooled FROST nonce commitments per key and quorum', () => d.store.poolLevels().map((r) => ({ labels: { key: r.key_id, quorum: r.quorum }, value: r.n })));
+  d.metrics.gauge('custos_nonce_pool_level', 'Pooled FROST nonce commitments or DKLs23 presignatures per key and quorum', () => d.store.poolLevels().map((r) => ({ labels: { key: r.key_id, quorum: r.quorum }, value: r.n })));
 
   app.get('/openapi.json', async () => openApiDocument());
 

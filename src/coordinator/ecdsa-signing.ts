@@ -10,7 +10,7 @@ import { dkgSessionId } from '../wire/dkg-session.ts';
 import type { Envelope } from '../wire/envelope.ts';
 import type { Cluster } from './cluster.ts';
 import type { GroupPublic } from './dkg-runner.ts';
-import { quorumsOf } from './quorum.ts';
+import { candidateQuorums, withQuorumRetries, type QuorumRetryDeps } from './quorum-retry.ts';
 import { settleAll } from './settle.ts';
 import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 
@@ -44,10 +44,11 @@ export class EcdsaSigning {
 
   /** Reachable quorums, those with pooled presignatures first, suspects last. */
   candidateQuorums(key: CoordKeyRow): string[][] {
-    const parties = JSON.parse(key.parties) as string[];
-    const live = quorumsOf(parties.filter((p) => this.#cluster.isUp(p)), key.threshold);
-    const suspects = (q: string[]) => q.filter((p) => this.#cluster.isSuspect(p)).length;
-    return live.sort((a, b) => suspects(a) - suspects(b) || this.#store.poolLevel(key.id, b.join(',')) - this.#store.poolLevel(key.id, a.join(',')));
+    return candidateQuorums(this.#deps(), key);
+  }
+
+  #deps(): QuorumRetryDeps {
+    return { store: this.#store, cluster: this.#cluster, log: this.#log, onCulprit: this.onCulprit };
   }
 
   /** Runs the three presigning rounds for `count` presignatures of `quorum` and pools them. */
@@ -100,42 +101,7 @@ export class EcdsaSigning {
     const group = JSON.parse(key.group_public) as GroupPublic & { chainCode?: string };
     if (!group.chainCode) throw new CustosError('key.no_chain_code', `key ${key.id} has no chain code`, { status: 500 });
     const derived = deriveNonHardened({ publicKey: fromHex(group.publicKey), chainCode: fromHex(group.chainCode) }, parseDerivationPath(input.derivationPath ?? 'm'));
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let quorums = this.candidateQuorums(key);
-      if (quorums.length === 0) {
-        await this.#cluster.probe();
-        quorums = this.candidateQuorums(key);
-      }
-      if (quorums.length === 0) throw new UnavailableError('quorum.unavailable', `fewer than ${key.threshold} nodes of key ${key.id} are reachable`);
-      const q = quorums[0];
-      try {
-        return await this.#signWith(key, q, input, derived.publicKey);
-      } catch (e) {
-        lastError = e;
-        if (e instanceof ProtocolAbort && e.culprit && this.#cluster.clients.has(e.culprit)) {
-          this.#cluster.suspect(e.culprit);
-          this.onCulprit?.(e.culprit, e.code);
-          this.#log.warn('sign.culprit', { request: input.requestId, culprit: e.culprit, code: e.code });
-          const next = this.candidateQuorums(key)[0];
-          if (next && !next.some((p) => this.#cluster.isSuspect(p))) continue;
-        }
-        if (e instanceof CustosError && (e.code === 'presign.unknown' || e.code === 'presign.reused')) {
-          // A node restored from a backup, or our own pool restored: this quorum's pool is stale.
-          this.#store.purgePool(key.id, q.join(','));
-          this.#log.warn('pool.stale', { request: input.requestId, quorum: q.join(','), code: e.code });
-          continue;
-        }
-        if (e instanceof CustosError && e.code === 'node.unreachable') {
-          const node = String(e.detail?.node ?? '');
-          if (node) this.#cluster.markDown(node);
-          this.#log.warn('sign.retry', { request: input.requestId, node, attempt });
-          continue;
-        }
-        throw e;
-      }
-    }
-    throw lastError;
+    return withQuorumRetries(this.#deps(), key, input.requestId, ['presign.unknown', 'presign.reused'], (q) => this.#signWith(key, q, input, derived.publicKey));
   }
 
   async #signWith(key: CoordKeyRow, quorum: string[], input: EcdsaSignInput, publicKey: Uint8Array): Promise<EcdsaOutcome> {

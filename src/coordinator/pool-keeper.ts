@@ -5,7 +5,7 @@ import type { SigningService } from './signing.ts';
 import type { EcdsaSigning } from './ecdsa-signing.ts';
 import { isEcdsa, type Scheme } from '../common/schemes.ts';
 
-/** Presignatures made per presigning session in the background. */
+/** Presignatures made per presigning session in the background: small, so a session never holds a node long. */
 const ECDSA_BATCH = 8;
 import { MAX_POOLED_QUORUMS, quorumsOf } from './quorum.ts';
 
@@ -41,6 +41,7 @@ export class PoolKeeper {
     if (this.#busy) return;
     this.#busy = true;
     try {
+      const ecdsaWork: (() => Promise<void>)[] = [];
       for (const key of this.store.listKeys(10_000)) {
         const parties = JSON.parse(key.parties) as string[];
         const qs = quorumsOf(parties, key.threshold);
@@ -48,20 +49,28 @@ export class PoolKeeper {
         for (const q of qs) {
           if (!q.every((p) => this.cluster.isUp(p))) continue;
           if (this.store.poolLevel(key.id, q.join(',')) >= this.opts.low) continue;
-          try {
-            if (isEcdsa(key.scheme as Scheme)) {
-              // Presigning is heavy: it yields to live signing, and batches stay small so that a
-              // sign call never waits long behind one.
-              if (this.ecdsa.inflight > 0) return;
-              await this.ecdsa.presign(key, q, Math.min(this.opts.batch, ECDSA_BATCH));
-            } else {
-              await this.signing.refill(key, q, this.opts.batch);
+          const refill = async () => {
+            try {
+              if (isEcdsa(key.scheme as Scheme)) await this.ecdsa.presign(key, q, Math.min(this.opts.batch, ECDSA_BATCH));
+              else await this.signing.refill(key, q, this.opts.batch);
+            } catch (e) {
+              this.log.warn('pool.refill_failed', { key: key.id, quorum: q.join(','), code: (e as { code?: string }).code ?? 'error' });
             }
-          } catch (e) {
-            this.log.warn('pool.refill_failed', { key: key.id, quorum: q.join(','), code: (e as { code?: string }).code ?? 'error' });
-          }
+          };
+          if (isEcdsa(key.scheme as Scheme)) ecdsaWork.push(refill);
+          else await refill();
         }
       }
+      // Presigning is heavy. Two sessions at a time keep both cores busy while the nodes wait on
+      // each other; while live sign calls are in flight only one runs, so they keep priority
+      // (the nodes compute presigning rounds off their event loop, see node/ecdsa.ts).
+      const lanes = async () => {
+        for (let job = ecdsaWork.shift(); job; job = ecdsaWork.shift()) {
+          await job();
+          if (this.ecdsa.inflight > 0 && ecdsaWork.length > 0) await new Promise((r) => setTimeout(r, 5));
+        }
+      };
+      await Promise.all(Array.from({ length: this.ecdsa.inflight > 0 ? 1 : 2 }, lanes));
     } finally {
       this.#busy = false;
     }

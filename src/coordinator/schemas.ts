@@ -1,10 +1,10 @@
+import { HEX_BYTES, signBodySchema } from '../common/api-schemas.ts';
 import { SCHEMES } from '../common/schemes.ts';
 
 /**
  * Request and response schemas of the public REST API: the edge validates with them and the
  * OpenAPI document (/openapi.json) is built from them, so the two cannot drift apart.
  */
-const hex = { type: 'string', pattern: '^([0-9a-fA-F]{2})*$' } as const;
 const nodeId = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$' } as const;
 
 export const problem = {
@@ -56,23 +56,13 @@ export const createKeyBody = {
   },
 } as const;
 
-export const signBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['payload'],
-  properties: {
-    payload: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['type', 'hex'],
-      properties: {
-        type: { type: 'string', enum: ['message', 'digest'], description: 'message for FROST keys (the bytes signed), digest for ecdsa-secp256k1 keys (32 bytes, signed as is)' },
-        hex: { ...hex, maxLength: 2 * 1024 * 1024, description: 'the message or digest bytes, hex' },
-      },
-    },
-    derivationPath: { type: 'string', maxLength: 1200, description: 'ecdsa-secp256k1 only: BIP32 path of non-hardened steps, e.g. m/44/60/0/0/7; default m' },
+export const signBody = signBodySchema(
+  {
+    type: { type: 'string', enum: ['message', 'digest'], description: 'message for FROST keys (the bytes signed), digest for ecdsa-secp256k1 keys (32 bytes, signed as is)' },
+    hex: { ...HEX_BYTES, maxLength: 2 * 1024 * 1024, description: 'the message or digest bytes, hex' },
   },
-} as const;
+  { derivationPath: { type: 'string', maxLength: 1200, description: 'ecdsa-secp256k1 only: BIP32 path of non-hardened steps, e.g. m/44/60/0/0/7; default m' } },
+);
 
 export const signResult = {
   type: 'object',

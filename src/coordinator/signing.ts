@@ -1,4 +1,4 @@
-import { CustosError, ProtocolAbort, UnavailableError } from '../common/errors.ts';
+import { ProtocolAbort, UnavailableError } from '../common/errors.ts';
 import { toHex } from '../common/bytes.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Envelope } from '../wire/envelope.ts';
@@ -8,7 +8,7 @@ import type { Cluster } from './cluster.ts';
 import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 import type { GroupPublic } from './dkg-runner.ts';
 import { aggregate } from '../protocols/frost/index.ts';
-import { quorumsOf } from './quorum.ts';
+import { candidateQuorums, withQuorumRetries, type QuorumRetryDeps } from './quorum-retry.ts';
 
 /**
  * One signature: pick a quorum of reachable nodes, take one pooled nonce commitment per member
@@ -35,52 +35,15 @@ export class SigningService {
 
   /** Reachable quorums, those with pooled nonces first. */
   candidateQuorums(key: CoordKeyRow): string[][] {
-    const parties = JSON.parse(key.parties) as string[];
-    const live = quorumsOf(parties.filter((p) => this.#cluster.isUp(p)), key.threshold);
-    const suspects = (q: string[]) => q.filter((p) => this.#cluster.isSuspect(p)).length;
-    return live.sort((a, b) => suspects(a) - suspects(b) || this.#store.poolLevel(key.id, b.join(',')) - this.#store.poolLevel(key.id, a.join(',')));
+    return candidateQuorums(this.#deps(), key);
+  }
+
+  #deps(): QuorumRetryDeps {
+    return { store: this.#store, cluster: this.#cluster, log: this.#log, onCulprit: this.onCulprit };
   }
 
   async sign(key: CoordKeyRow, message: Uint8Array, requestId: string): Promise<SignOutcome> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let quorums = this.candidateQuorums(key);
-      if (quorums.length === 0) {
-        await this.#cluster.probe();
-        quorums = this.candidateQuorums(key);
-      }
-      if (quorums.length === 0) throw new UnavailableError('quorum.unavailable', `fewer than ${key.threshold} nodes of key ${key.id} are reachable`);
-      const q = quorums[0];
-      try {
-        return await this.#signWith(key, q, message, `sign.${requestId}.${attempt}`);
-      } catch (e) {
-        lastError = e;
-        if (e instanceof ProtocolAbort && e.culprit && this.#cluster.clients.has(e.culprit)) {
-          // Proven by our own checks (a share or commitment that fails verification): avoid the
-          // node, and retry at once if a quorum without any suspect node is reachable.
-          this.#cluster.suspect(e.culprit);
-          this.onCulprit?.(e.culprit, e.code);
-          this.#log.warn('sign.culprit', { request: requestId, culprit: e.culprit, code: e.code });
-          const next = this.candidateQuorums(key)[0];
-          if (next && !next.some((p) => this.#cluster.isSuspect(p))) continue;
-        }
-        if (e instanceof CustosError && (e.code === 'nonce.unknown' || e.code === 'nonce.reused')) {
-          // A node restored from a backup forgot pooled nonces, or our own pool was restored:
-          // the pool of this quorum is stale. Drop it and retry with fresh nonces.
-          this.#store.purgePool(key.id, q.join(','));
-          this.#log.warn('pool.stale', { request: requestId, quorum: q.join(','), code: e.code });
-          continue;
-        }
-        if (e instanceof CustosError && e.code === 'node.unreachable') {
-          const node = String(e.detail?.node ?? '');
-          if (node) this.#cluster.markDown(node);
-          this.#log.warn('sign.retry', { request: requestId, node, attempt });
-          continue;
-        }
-        throw e;
-      }
-    }
-    throw lastError;
+    return withQuorumRetries(this.#deps(), key, requestId, ['nonce.unknown', 'nonce.reused'], (q, attempt) => this.#signWith(key, q, message, `sign.${requestId}.${attempt}`));
   }
 
   async #signWith(key: CoordKeyRow, quorum: string[], message: Uint8Array, sessionId: string): Promise<SignOutcome> {

@@ -7,7 +7,7 @@ import type { Handle, Mechanism, PKCS11, Template } from 'pkcs11js';
 import { toHex, utf8, wipe } from '../common/bytes.ts';
 import { HsmError } from '../common/errors.ts';
 import type { Keystore, SealContext } from './keystore.ts';
-import { isP256Params, lowSCompact, ecPointToCompressed, P256_EC_PARAMS } from './pkcs11-ec.ts';
+import { ecPointToCompressed, isCurveParams, lowSCompact, P256, P256_EC_PARAMS } from './pkcs11-ec.ts';
 import { call, deviceError, isAuthFailure } from './pkcs11-errors.ts';
 import type { ModuleLease } from './pkcs11-module.ts';
 import {
@@ -147,7 +147,7 @@ export class Pkcs11Keystore implements Keystore {
       lib.C_SignInit(this.#session, { mechanism: pkcs11js.CKM_ECDSA }, this.#identityKey);
       return lib.C_Sign(this.#session, view(digest), Buffer.alloc(64));
     });
-    return lowSCompact(new Uint8Array(rs));
+    return lowSCompact(new Uint8Array(rs), P256);
   }
 
   encryptionPublicKey(): Uint8Array {
@@ -284,10 +284,10 @@ function findOrCreateIdentity(t: Token, label: string): { privateKey: Handle; pu
     ...KEPT_IN_TOKEN,
     [pkcs11js.CKA_SIGN, true, 'CKA_SIGN'],
   ]);
-  if (!isP256Params(t.bytes(privateKey, pkcs11js.CKA_EC_PARAMS)) || !isP256Params(t.bytes(publicKey, pkcs11js.CKA_EC_PARAMS))) {
+  if (!isCurveParams(P256, t.bytes(privateKey, pkcs11js.CKA_EC_PARAMS)) || !isCurveParams(P256, t.bytes(publicKey, pkcs11js.CKA_EC_PARAMS))) {
     throw new HsmError('hsm.key_policy', `key pair "${label}" is not on P-256`);
   }
-  return { privateKey, publicKey: ecPointToCompressed(t.bytes(publicKey, pkcs11js.CKA_EC_POINT)) };
+  return { privateKey, publicKey: ecPointToCompressed(t.bytes(publicKey, pkcs11js.CKA_EC_POINT), P256) };
 }
 
 function gcm(iv: Uint8Array, aad: Uint8Array): Mechanism {

@@ -8,7 +8,7 @@ import { acquireModule, type ModuleLease } from './pkcs11-module.ts';
 
 /**
  * The token plumbing that the keystore (pkcs11-keystore.ts) and the single-key signers
- * (pkcs11-ed25519.ts, pkcs11-secp256k1.ts) share: the token found by its label, one RW session
+ * (pkcs11-single-key.ts) share: the token found by its label, one RW session
  * logged in as user, and the lookups, policy checks and key-pair generation on that session. One
  * lookup and one login path means one error mapping (pkcs11-errors.ts) for all of them.
  */

@@ -15,6 +15,7 @@ import type { PairMaterial } from '../protocols/dkls23/setup.ts';
 import { partialSign, type PartialSignature } from '../protocols/dkls23/sign.ts';
 import { parseEnvelope, type Envelope, type EnvelopeVerifier } from '../wire/envelope.ts';
 import type { KeyRow, NodeStore } from './store.ts';
+import type { WorkerPool } from '../common/worker-pool.ts';
 
 /**
  * A node's side of threshold ECDSA (DKLs23): presigning rounds for a batch of presignatures of one
@@ -40,6 +41,10 @@ export type EcdsaDeps = {
   log: Logger;
   envelope: <P>(session: string, round: string, to: string, payload: P) => Envelope<P>;
   faults?: EcdsaFaults;
+  /** Worker threads for the presigning rounds; without it they run inline (tests). */
+  pool?: WorkerPool;
+  /** Identity keys of the genesis (hex), for echo checks inside a worker. */
+  identityKeys: Record<string, string>;
 };
 
 /** The request a node signs: the whole client request, not only its digest. */
@@ -52,13 +57,24 @@ export type EcdsaSignRequest = {
 type InboundMessage = { from: string; payload: never; signature: string };
 type InboundSet = { broadcast: InboundMessage[]; direct: InboundMessage[]; all: Envelope[]; digest: string };
 
+type StepRun = (c: { key: PresignKey; row: KeyRow; pairs: Record<string, PairMaterial>; share: Uint8Array; state: unknown; quorum: string[]; inbound: InboundSet }) =>
+  Promise<{ result: { messages: Envelope[] }; sealedState: Uint8Array | null; persist?: () => void }>;
+
 const MAX_BATCH = 64;
 const ID_RE = /^[A-Za-z0-9._:-]{1,100}$/;
 
 export class EcdsaNode {
   readonly #d: EcdsaDeps;
+  /** Presigning sessions with a round in progress: a second call for one is refused, not raced. */
+  readonly #busy = new Set<string>();
   constructor(deps: EcdsaDeps) {
     this.#d = deps;
+  }
+
+  /** Runs a presigning round off the event loop when a worker pool is configured. */
+  async #compute<T>(task: 'round1' | 'round2' | 'round3', args: Record<string, unknown>, inline: () => T): Promise<T> {
+    if (!this.#d.pool) return inline();
+    return this.#d.pool.run<T>(task, args);
   }
 
   #ctx(keyId: string, purpose: SealContext['purpose']): SealContext {
@@ -98,7 +114,7 @@ export class EcdsaNode {
   }
 
   /** Round 1 for a batch: fresh presignature ids, bound to key and quorum. */
-  presignRound1(input: { sessionId: string; keyId: string; quorum: string[]; presignIds: string[] }): { messages: Envelope[] } {
+  async presignRound1(input: { sessionId: string; keyId: string; quorum: string[]; presignIds: string[] }): Promise<{ messages: Envelope[] }> {
     const { row, parties, key } = this.#presignKey(input.keyId);
     const quorum = this.#quorum(parties, row.threshold, input.quorum);
     const retired = (JSON.parse(row.retired_pairs ?? '[]') as string[]).filter((p) => quorum.includes(p));
@@ -114,7 +130,15 @@ export class EcdsaNode {
     }
     for (const id of ids) if (this.#d.store.presignatureExists(id)) throw new ReuseError('presign.id_reused', `presignature id ${id} was already used on this node`, 'coordinator');
     const pairs = this.#pairs(row);
-    const out = presignRound1(key, pairs, quorum, ids);
+    if (this.#busy.has(input.sessionId)) throw new ConflictError('presign.busy', `presigning session ${input.sessionId} is already being processed`);
+    this.#busy.add(input.sessionId);
+    let out: ReturnType<typeof presignRound1>;
+    try {
+      out = await this.#compute('round1', { key, pairs, quorum, ids }, () => presignRound1(key, pairs, quorum, ids));
+    } finally {
+      this.#busy.delete(input.sessionId);
+    }
+    if (this.#d.store.getPresignSession(input.sessionId)) throw new ConflictError('presign.exists', `presigning session ${input.sessionId} already exists on this node`);
     const messages = [
       this.#out(input.sessionId, ROUND1, BROADCAST, out.broadcast),
       ...Object.entries(out.direct).map(([to, p]) => this.#out(input.sessionId, ROUND1, to, p)),
@@ -150,8 +174,19 @@ export class EcdsaNode {
     return { broadcast: [...broadcast.values()].map(inb), direct: [...direct.values()].map(inb), all: ordered, digest };
   }
 
-  #step(sessionId: string, inRound: string, outRound: string, messages: unknown, shape: { broadcast: boolean; direct: boolean },
-    run: (c: { key: PresignKey; row: KeyRow; pairs: Record<string, PairMaterial>; share: Uint8Array; state: unknown; quorum: string[]; inbound: InboundSet }) => { result: { messages: Envelope[] }; sealedState: Uint8Array | null; persist?: () => void }) {
+  async #step(sessionId: string, inRound: string, outRound: string, messages: unknown, shape: { broadcast: boolean; direct: boolean },
+    run: StepRun): Promise<{ messages: Envelope[] }> {
+    if (this.#busy.has(sessionId)) throw new ConflictError('presign.busy', `presigning session ${sessionId} is already being processed`);
+    this.#busy.add(sessionId);
+    try {
+      return await this.#stepOnce(sessionId, inRound, outRound, messages, shape, run);
+    } finally {
+      this.#busy.delete(sessionId);
+    }
+  }
+
+  async #stepOnce(sessionId: string, inRound: string, outRound: string, messages: unknown, shape: { broadcast: boolean; direct: boolean },
+    run: StepRun): Promise<{ messages: Envelope[] }> {
     const s = this.#d.store.getPresignSession(sessionId);
     if (!s) throw new NotFoundError('presign_session', sessionId);
     if (s.status === 'aborted') throw new ConflictError('presign.aborted', `presigning session ${sessionId} was aborted: ${s.error ?? ''}`);
@@ -169,7 +204,7 @@ export class EcdsaNode {
       const share = this.#d.ks.unseal(row.sealed_share, this.#ctx(row.id, 'key-share'));
       let out;
       try {
-        out = run({ key, row, pairs, share, state, quorum, inbound });
+        out = await run({ key, row, pairs, share, state, quorum, inbound });
       } finally {
         share.fill(0);
       }
@@ -193,9 +228,10 @@ export class EcdsaNode {
     }
   }
 
-  presignRound2(input: { sessionId: string; messages: unknown }): { messages: Envelope[] } {
-    return this.#step(input.sessionId, ROUND1, ROUND2, input.messages, { broadcast: true, direct: true }, ({ key, row, pairs, share, state, inbound }) => {
-      const out = presignRound2(key, pairs, share, state as Round1State, inbound.broadcast as { from: string; payload: Round1Broadcast; signature: string }[], inbound.direct as { from: string; payload: Round1Direct; signature: string }[]);
+  presignRound2(input: { sessionId: string; messages: unknown }): Promise<{ messages: Envelope[] }> {
+    return this.#step(input.sessionId, ROUND1, ROUND2, input.messages, { broadcast: true, direct: true }, async ({ key, row, pairs, share, state, inbound }) => {
+      const args = { key, pairs, share, state, broadcast: inbound.broadcast, direct: inbound.direct };
+      const out = await this.#compute('round2', args, () => presignRound2(key, pairs, share, state as Round1State, inbound.broadcast as { from: string; payload: Round1Broadcast; signature: string }[], inbound.direct as { from: string; payload: Round1Direct; signature: string }[]));
       const messages = Object.entries(out.direct).map(([to, p]) => this.#out(input.sessionId, ROUND2, to, p));
       const sealedState = this.#d.ks.seal(new TextEncoder().encode(JSON.stringify(out.state)), this.#ctx(`${row.id}/${input.sessionId}`, 'presign-state'));
       return { result: { messages }, sealedState };
@@ -203,9 +239,10 @@ export class EcdsaNode {
   }
 
   /** Round 3: the checks; on success the presignatures are sealed one by one and announced (R only). */
-  presignRound3(input: { sessionId: string; messages: unknown }): { messages: Envelope[] } {
-    return this.#step(input.sessionId, ROUND2, 'presign/3', input.messages, { broadcast: false, direct: true }, ({ key, row, pairs, share, state, quorum, inbound }) => {
-      const shares = presignRound3(key, pairs, share, state as Round2State, inbound.direct as { from: string; payload: Round2Direct; signature: string }[], this.#d.verifier.authenticator(input.sessionId));
+  presignRound3(input: { sessionId: string; messages: unknown }): Promise<{ messages: Envelope[] }> {
+    return this.#step(input.sessionId, ROUND2, 'presign/3', input.messages, { broadcast: false, direct: true }, async ({ key, row, pairs, share, state, quorum, inbound }) => {
+      const args = { key, pairs, share, state, direct: inbound.direct, cluster: this.#d.cluster, session: input.sessionId, identityKeys: this.#d.identityKeys };
+      const shares = await this.#compute('round3', args, () => presignRound3(key, pairs, share, state as Round2State, inbound.direct as { from: string; payload: Round2Direct; signature: string }[], this.#d.verifier.authenticator(input.sessionId)));
       // The pair mask keys ride with each presignature, so online signing unseals one small blob.
       const masks = Object.fromEntries(quorum.filter((p) => p !== this.#d.id).map((p) => [p, pairs[p].mask]));
       const sealed = shares.map((s) => ({ s, blob: this.#d.ks.seal(new TextEncoder().encode(JSON.stringify({ share: s, masks })), this.#ctx(`${row.id}/${s.id}`, 'presignature')) }));

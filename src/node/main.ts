@@ -12,6 +12,7 @@ import { loadNodeConfig, type NodeConfig } from './config.ts';
 import { NodeStore } from './store.ts';
 import { NodeService } from './service.ts';
 import { buildNodeServer } from './server.ts';
+import { WorkerPool } from '../common/worker-pool.ts';
 
 /** Opens the node's own HSM token. SoftHSM reads its config once per process, at C_Initialize. */
 export function openNodeKeystore(cfg: NodeConfig): Keystore {
@@ -36,7 +37,10 @@ export async function runNode(dataDir: string, overrides: { port?: number } = {}
   const ks = openNodeKeystore(cfg);
   const genesis = parseGenesis(JSON.parse(readFileSync(cfg.genesisPath, 'utf8')));
   const store = new NodeStore(join(cfg.dataDir, 'node.db'));
-  const svc = new NodeService({ id: cfg.id, genesis, keystore: ks, store, logger: log });
+  // One worker: presigning rounds leave the event loop free for online signing (one message, cheap),
+  // which so keeps priority over background presigning on this node.
+  const workers = new WorkerPool(new URL('./presign-worker.ts', import.meta.url), 1);
+  const svc = new NodeService({ id: cfg.id, genesis, keystore: ks, store, logger: log, workers });
   const app = buildNodeServer(svc, log);
   const url = await listenUrl(app, cfg.host, overrides.port ?? cfg.port);
   log.info('node.listening', { url });
@@ -44,6 +48,7 @@ export async function runNode(dataDir: string, overrides: { port?: number } = {}
     url,
     close: once(async () => {
       await app.close();
+      await workers.close();
       store.close();
       ks.close();
     }),

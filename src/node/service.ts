@@ -17,6 +17,7 @@ import { commitNonce, partialSign, publicKeyReport, type KeyPublic } from '../si
 import { commitmentIsValid } from '../protocols/frost/index.ts';
 import type { DkgSessionRow, NodeStore } from './store.ts';
 import { EcdsaNode, type EcdsaFaults } from './ecdsa.ts';
+import type { WorkerPool } from '../common/worker-pool.ts';
 import type { Logger } from '../common/logger.ts';
 
 /**
@@ -72,7 +73,7 @@ export class NodeService {
   /** Threshold ECDSA (DKLs23) presigning and signing. */
   readonly ecdsa: EcdsaNode;
 
-  constructor(opts: { id: string; genesis: Genesis; keystore: Keystore; store: NodeStore; logger: Logger; faults?: NodeFaults }) {
+  constructor(opts: { id: string; genesis: Genesis; keystore: Keystore; store: NodeStore; logger: Logger; faults?: NodeFaults; workers?: WorkerPool }) {
     this.#faults = opts.faults ?? {};
     this.id = opts.id;
     this.#genesis = opts.genesis;
@@ -86,7 +87,8 @@ export class NodeService {
     if (me.encryptionKey !== toHex(this.#ks.encryptionPublicKey())) throw new CustosError('config.identity_mismatch', `the encryption key in this node's HSM token is not the one the genesis lists for ${opts.id}`);
     this.#verifier = new EnvelopeVerifier(this.cluster, identityKeys(opts.genesis));
     this.ecdsa = new EcdsaNode({
-      id: this.id, cluster: this.cluster, ks: this.#ks, store: this.#store, verifier: this.#verifier, log: this.#log, faults: this.#faults.ecdsa,
+      id: this.id, cluster: this.cluster, ks: this.#ks, store: this.#store, verifier: this.#verifier, log: this.#log, faults: this.#faults.ecdsa, pool: opts.workers,
+      identityKeys: Object.fromEntries(opts.genesis.nodes.map((n) => [n.id, n.identityKey])),
       envelope: (session, round, to, payload) => this.#envelope(session, round, to, payload),
     });
   }

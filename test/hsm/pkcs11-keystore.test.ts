@@ -11,18 +11,10 @@ import { HsmError } from '../../src/common/errors.ts';
 import type { SealContext } from '../../src/hsm/keystore.ts';
 import { Pkcs11Keystore } from '../../src/hsm/pkcs11-keystore.ts';
 import { decodeBlob, encodeBlob } from '../../src/hsm/sealed-blob.ts';
+import { hsmError } from './hsm-error.ts';
 import { findByLabel, softHsmFixture, withRawSession } from './softhsm-fixture.ts';
 
 const ctx: SealContext = { keyId: 'key-1', party: 'node-1', purpose: 'key-share' };
-
-function hsmError(code: string, messageIncludes?: string) {
-  return (e: unknown) => {
-    assert.ok(e instanceof HsmError, `expected HsmError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    if (messageIncludes !== undefined) assert.ok(e.message.includes(messageIncludes), e.message);
-    return true;
-  };
-}
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {

@@ -1,44 +1,32 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import pkcs11js from 'pkcs11js';
-import { utf8 } from '../../src/common/bytes.ts';
-import { HsmError } from '../../src/common/errors.ts';
-import { P256_EC_PARAMS } from '../../src/hsm/pkcs11-ec.ts';
+import { equalBytes, utf8 } from '../../src/common/bytes.ts';
+import { P256_EC_PARAMS, SECP256K1_EC_PARAMS } from '../../src/hsm/pkcs11-ec.ts';
 import { Pkcs11Ed25519Signer } from '../../src/hsm/pkcs11-ed25519.ts';
-import { acquireModule } from '../../src/hsm/pkcs11-module.ts';
-import {
-  DEFAULT_SECP256K1_KEY_LABEL, isSecp256k1Params, Pkcs11Secp256k1Signer, recoverableLowS, SECP256K1_EC_PARAMS, secp256k1PointFromEcPoint,
-} from '../../src/hsm/pkcs11-secp256k1.ts';
-import { findByLabel, softHsmFixture, withRawSession, type SoftHsmFixture } from './softhsm-fixture.ts';
+import { DEFAULT_SECP256K1_KEY_LABEL, Pkcs11Secp256k1Signer, recoverableLowS } from '../../src/hsm/pkcs11-secp256k1.ts';
+import { hsmError } from './hsm-error.ts';
+import { plant, signerSetup, singleKeySignerContract } from './single-key-contract.ts';
 
 const N = secp256k1.Point.Fn.ORDER;
+const open = (config: Parameters<typeof Pkcs11Secp256k1Signer.open>[0]) => Pkcs11Secp256k1Signer.open(config);
+const GENERATE = { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN, ecParams: SECP256K1_EC_PARAMS };
 
-function hsmError(code: string, messageIncludes?: string) {
-  return (e: unknown) => {
-    assert.ok(e instanceof HsmError, `expected HsmError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (messageIncludes !== undefined) assert.ok(e.message.includes(messageIncludes), e.message);
-    return true;
-  };
-}
-
-/** A fixture whose signers are closed before its directory is removed. */
-function setup(t: TestContext, labels: string[]): { f: SoftHsmFixture; open: (label: string, opts?: { pin?: string; keyLabel?: string }) => Pkcs11Secp256k1Signer } {
-  const opened: Pkcs11Secp256k1Signer[] = [];
-  t.after(() => { for (const s of opened) s.close(); });
-  const f = softHsmFixture(t, labels);
-  return {
-    f,
-    open(label, opts = {}) {
-      const s = Pkcs11Secp256k1Signer.open({ modulePath: f.modulePath, tokenLabel: label, pin: opts.pin ?? f.pins[label], keyLabel: opts.keyLabel });
-      opened.push(s);
-      return s;
-    },
-  };
-}
+singleKeySignerContract({
+  open,
+  defaultKeyLabel: DEFAULT_SECP256K1_KEY_LABEL,
+  keyType: pkcs11js.CKK_EC,
+  isCurve: (ecParams) => equalBytes(ecParams, SECP256K1_EC_PARAMS),
+  generate: GENERATE,
+  signs(s) {
+    const digest = randomBytes(32);
+    const { signature } = s.sign(digest);
+    return (pub) => secp256k1.verify(signature, digest, pub, { prehash: false, lowS: true });
+  },
+});
 
 /** The key the recovery id leads to, compressed; the test's own check of the signer's claim. */
 function recovered(sig: Uint8Array, recoveryId: number, digest: Uint8Array): Uint8Array {
@@ -48,8 +36,7 @@ function recovered(sig: Uint8Array, recoveryId: number, digest: Uint8Array): Uin
 const sBigint = (sig: Uint8Array) => secp256k1.Signature.fromBytes(sig, 'compact').s;
 
 test('signatures are low-s ECDSA over the digest: they verify with @noble/curves (lowS enforced), only for their digest and key', (t) => {
-  const { open } = setup(t, ['k1']);
-  const s = open('k1');
+  const s = signerSetup(t, ['k1'], open).open('k1');
   assert.equal(s.scheme, 'ecdsa-secp256k1');
   assert.match(s.keyId, /^secp256k1-[0-9a-f]{32}$/);
   const pub = s.publicKey();
@@ -81,8 +68,7 @@ test('signatures are low-s ECDSA over the digest: they verify with @noble/curves
 });
 
 test('sign takes exactly a 32-byte digest', (t) => {
-  const { open } = setup(t, ['k1']);
-  const s = open('k1');
+  const s = signerSetup(t, ['k1'], open).open('k1');
   for (const bad of [new Uint8Array(0), new Uint8Array(31), new Uint8Array(33), utf8('a message, not a digest'), 'ab'.repeat(32) as unknown as Uint8Array]) {
     assert.throws(() => s.sign(bad), hsmError('hsm.config', '32-byte digest'));
   }
@@ -107,149 +93,22 @@ test('recoverableLowS: a high-s answer is normalised and its id flips; a signatu
   assert.throws(() => recoverableLowS(new Uint8Array(64), digest, pub), hsmError('hsm.bad_signature', 'outside'));
 });
 
-test('the key persists: reopening finds the same key pair, old signatures still verify', (t) => {
-  const { open } = setup(t, ['k1']);
-  const a = open('k1');
-  const id = a.keyId;
-  const pub = a.publicKey();
-  const digest = randomBytes(32);
-  const before = a.sign(digest);
+test('Ed25519 and secp256k1 keys share a token', (t) => {
+  const { f, open: openSigner } = signerSetup(t, ['k1'], open);
+  const a = openSigner('k1');
   a.close();
-  const b = open('k1');
-  assert.equal(b.keyId, id);
-  assert.deepEqual(b.publicKey(), pub);
-  assert.ok(secp256k1.verify(before.signature, digest, b.publicKey(), { prehash: false }));
-  const after = b.sign(digest);
-  assert.ok(secp256k1.verify(after.signature, digest, pub, { prehash: false }));
-});
-
-test('different tokens and key labels hold different keys; Ed25519 and secp256k1 keys share a token', (t) => {
-  const { f, open } = setup(t, ['k1-a', 'k1-b']);
-  const a = open('k1-a');
-  const b = open('k1-b', { keyLabel: 'other-key' });
-  assert.notEqual(a.keyId, b.keyId);
-  assert.notDeepEqual(a.publicKey(), b.publicKey());
-  assert.equal(a.keyLabel, DEFAULT_SECP256K1_KEY_LABEL);
-  assert.equal(b.keyLabel, 'other-key');
-  a.close();
-  const ed = Pkcs11Ed25519Signer.open({ modulePath: f.modulePath, tokenLabel: 'k1-a', pin: f.pins['k1-a'] });
+  const ed = Pkcs11Ed25519Signer.open({ modulePath: f.modulePath, tokenLabel: 'k1', pin: f.pins.k1 });
   const edPub = ed.publicKey();
   ed.close();
-  const again = open('k1-a');
+  const again = openSigner('k1');
   assert.equal(again.keyId, a.keyId, 'the Ed25519 key beside it does not disturb the secp256k1 one');
   assert.equal(edPub.length, 32);
 });
 
-test('the private key in the token is private, sensitive, never extractable, an EC key on secp256k1', (t) => {
-  const { f, open } = setup(t, ['k1']);
-  open('k1').close();
-  withRawSession(f, 'k1', (lib, session) => {
-    const handles = findByLabel(lib, session, DEFAULT_SECP256K1_KEY_LABEL);
-    assert.equal(handles.length, 2);
-    const cls = (h: pkcs11js.Handle) => (lib.C_GetAttributeValue(session, h, [{ type: pkcs11js.CKA_CLASS }])[0].value as Buffer).readUInt32LE(0);
-    const priv = handles.find((h) => cls(h) === pkcs11js.CKO_PRIVATE_KEY);
-    const pubH = handles.find((h) => cls(h) === pkcs11js.CKO_PUBLIC_KEY);
-    assert.ok(priv !== undefined && pubH !== undefined);
-    const attr = (h: pkcs11js.Handle, type: number) => lib.C_GetAttributeValue(session, h, [{ type }])[0].value as Buffer;
-    assert.equal(attr(priv, pkcs11js.CKA_KEY_TYPE).readUInt32LE(0), pkcs11js.CKK_EC);
-    for (const [type, want] of [[pkcs11js.CKA_PRIVATE, 1], [pkcs11js.CKA_SENSITIVE, 1], [pkcs11js.CKA_ALWAYS_SENSITIVE, 1], [pkcs11js.CKA_EXTRACTABLE, 0], [pkcs11js.CKA_NEVER_EXTRACTABLE, 1], [pkcs11js.CKA_SIGN, 1], [pkcs11js.CKA_DERIVE, 0]] as const) {
-      assert.equal(attr(priv, type)[0], want, `attribute 0x${type.toString(16)}`);
-    }
-    assert.deepEqual(new Uint8Array(attr(priv, pkcs11js.CKA_EC_PARAMS)), SECP256K1_EC_PARAMS);
-    assert.deepEqual(new Uint8Array(attr(pubH, pkcs11js.CKA_EC_PARAMS)), SECP256K1_EC_PARAMS);
-    assert.throws(() => lib.C_GetAttributeValue(session, priv, [{ type: pkcs11js.CKA_VALUE }]), (e: unknown) => e instanceof pkcs11js.Pkcs11Error && e.code === pkcs11js.CKR_ATTRIBUTE_SENSITIVE);
-  });
-});
-
-test('a wrong PIN is refused without the PIN in the error; an unknown token is named', (t) => {
-  const { f, open } = setup(t, ['k1']);
-  const wrong = 'wrong-pin-value-123';
-  assert.throws(() => open('k1', { pin: wrong }), (e: unknown) => {
-    hsmError('hsm.pin_incorrect')(e);
-    const err = e as HsmError;
-    assert.ok(!JSON.stringify({ m: err.message, c: String(err.cause), s: err.stack }).includes(wrong));
-    return true;
-  });
-  assert.throws(() => open('nope', { pin: f.pins.k1 }), hsmError('hsm.token_missing', '"k1"'));
-  const s = open('k1');
-  const d = randomBytes(32);
-  assert.ok(secp256k1.verify(s.sign(d).signature, d, s.publicKey(), { prehash: false }));
-});
-
-test('one signer per token per process; a closed signer refuses to sign; close is idempotent; healthy() follows', (t) => {
-  const { open } = setup(t, ['k1']);
-  const s = open('k1');
-  assert.throws(() => open('k1'), hsmError('hsm.token_in_use'));
-  assert.equal(s.healthy(), true);
-  s.close();
-  s.close();
-  assert.equal(s.healthy(), false);
-  assert.throws(() => s.sign(randomBytes(32)), hsmError('hsm.closed'));
-  assert.throws(() => s.publicKey(), hsmError('hsm.closed'));
-});
-
-test('a failed C_Sign does not leave the signer stuck (SoftHSM keeps the operation active)', (t) => {
-  const { f, open } = setup(t, ['k1']);
-  const s = open('k1');
-  const lease = acquireModule(f.modulePath);
-  const lib = lease.lib;
-  const original = lib.C_Sign;
-  const sync = original.bind(lib) as (session: pkcs11js.Handle, data: Buffer, out: Buffer) => Buffer;
-  // pkcs11js hands SoftHSM a NULL pointer for a buffer without backing store: CKR_ARGUMENTS_BAD.
-  lib.C_Sign = ((session: pkcs11js.Handle, _data: Buffer, out: Buffer) => sync(session, Buffer.alloc(0), out)) as typeof lib.C_Sign;
-  try {
-    assert.throws(() => s.sign(randomBytes(32)), hsmError('hsm.device_error', 'CKR_ARGUMENTS_BAD'));
-  } finally {
-    lib.C_Sign = original;
-    lease.release();
-  }
-  assert.equal(s.healthy(), true);
-  const d = randomBytes(32);
-  assert.ok(secp256k1.verify(s.sign(d).signature, d, s.publicKey(), { prehash: false }));
-});
-
-test('only half a key pair in the token: hsm.object_incomplete', (t) => {
-  const { f, open } = setup(t, ['k1']);
-  open('k1').close();
-  withRawSession(f, 'k1', (lib, session) => {
-    const pub = findByLabel(lib, session, DEFAULT_SECP256K1_KEY_LABEL).find((h) => (lib.C_GetAttributeValue(session, h, [{ type: pkcs11js.CKA_CLASS }])[0].value as Buffer).readUInt32LE(0) === pkcs11js.CKO_PUBLIC_KEY);
-    assert.ok(pub !== undefined);
-    lib.C_DestroyObject(session, pub);
-  });
-  assert.throws(() => open('k1'), hsmError('hsm.object_incomplete', 'private half'));
-});
-
-/** Generates an EC key pair under the default label by hand, as someone other than custos might. */
-function plant(f: SoftHsmFixture, label: string, ecParams: Uint8Array, priv: pkcs11js.Attribute[]): void {
-  withRawSession(f, label, (lib, session) => {
-    const common = [{ type: pkcs11js.CKA_LABEL, value: DEFAULT_SECP256K1_KEY_LABEL }, { type: pkcs11js.CKA_ID, value: Buffer.from('planted') }, { type: pkcs11js.CKA_TOKEN, value: true }];
-    lib.C_GenerateKeyPair(session, { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN }, [...common, { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from(ecParams) }], [...common, ...priv]);
-  });
-}
-
-test('a planted extractable key under the label is refused (hsm.key_policy)', (t) => {
-  const { f, open } = setup(t, ['k1']);
-  plant(f, 'k1', SECP256K1_EC_PARAMS, [{ type: pkcs11js.CKA_PRIVATE, value: true }, { type: pkcs11js.CKA_SENSITIVE, value: false }, { type: pkcs11js.CKA_EXTRACTABLE, value: true }, { type: pkcs11js.CKA_SIGN, value: true }]);
-  assert.throws(() => open('k1'), hsmError('hsm.key_policy', 'CKA_EXTRACTABLE should be false'));
-});
-
 test('a well-kept P-256 key under the label is refused: the curve is checked, not assumed (hsm.key_policy)', (t) => {
-  const { f, open } = setup(t, ['k1']);
-  plant(f, 'k1', P256_EC_PARAMS, [{ type: pkcs11js.CKA_PRIVATE, value: true }, { type: pkcs11js.CKA_SENSITIVE, value: true }, { type: pkcs11js.CKA_EXTRACTABLE, value: false }, { type: pkcs11js.CKA_SIGN, value: true }]);
-  assert.throws(() => open('k1'), hsmError('hsm.key_policy', 'not on secp256k1'));
-});
-
-test('CKA_EC_POINT parsing: DER OCTET STRING or bare uncompressed point; anything else is refused', () => {
-  const sk = secp256k1.utils.randomSecretKey();
-  const full = secp256k1.getPublicKey(sk, false);
-  const compressed = secp256k1.getPublicKey(sk, true);
-  assert.deepEqual(secp256k1PointFromEcPoint(Uint8Array.of(0x04, 0x41, ...full)), compressed);
-  assert.deepEqual(secp256k1PointFromEcPoint(full), compressed);
-  assert.throws(() => secp256k1PointFromEcPoint(compressed), hsmError('hsm.bad_public_key'));
-  assert.throws(() => secp256k1PointFromEcPoint(full.subarray(1)), hsmError('hsm.bad_public_key'));
-  const off = full.slice();
-  off[64] ^= 1;
-  assert.throws(() => secp256k1PointFromEcPoint(off), hsmError('hsm.bad_public_key', 'not a point'));
-  assert.equal(isSecp256k1Params(SECP256K1_EC_PARAMS), true);
-  assert.equal(isSecp256k1Params(P256_EC_PARAMS), false);
+  const { f, open: openSigner } = signerSetup(t, ['k1'], open);
+  plant(f, 'k1', DEFAULT_SECP256K1_KEY_LABEL, { ...GENERATE, ecParams: P256_EC_PARAMS }, [
+    { type: pkcs11js.CKA_PRIVATE, value: true }, { type: pkcs11js.CKA_SENSITIVE, value: true }, { type: pkcs11js.CKA_EXTRACTABLE, value: false }, { type: pkcs11js.CKA_SIGN, value: true },
+  ]);
+  assert.throws(() => openSigner('k1'), hsmError('hsm.key_policy', 'not on secp256k1'));
 });

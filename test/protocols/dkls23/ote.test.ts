@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { utf8 } from '../../../src/common/bytes.ts';
-import { ProtocolAbort } from '../../../src/common/errors.ts';
 import {
   COLUMN_BYTES, EXTENDED, KAPPA, M, OT_SEC, ROW_BYTES, STAT, XI,
   checkValues, decodeOteMessage, encodeOteMessage, expandSeeds, oteChallenge, oteReceiverExtend, oteReceiverOutputs,
@@ -10,6 +9,7 @@ import {
 import type { Rng } from '../../../src/crypto/random.ts';
 import { gfMul } from '../../../src/protocols/dkls23/gf2-208.ts';
 import { seededRng } from '../../crypto/rng.ts';
+import { abortOf } from './abort.ts';
 
 const bit = (bytes: Uint8Array, i: number) => (bytes[i >> 3] >> (i & 7)) & 1;
 
@@ -29,13 +29,6 @@ function naiveRows(columns: Uint8Array, rows: number): Uint8Array {
   return out;
 }
 
-const abortOf = (code: string, culprit: string) => (e: unknown) => {
-  assert.ok(e instanceof ProtocolAbort, String(e));
-  assert.equal(e.code, code);
-  assert.equal(e.culprit, culprit);
-  assert.ok(!/[0-9a-f]{32}/i.test(e.message), 'no key material in the message');
-  return true;
-};
 
 describe('OT extension parameters', () => {
   it('are the fixed KOS/DKLs constants', () => {

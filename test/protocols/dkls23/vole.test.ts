@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fromHex, toHex, utf8 } from '../../../src/common/bytes.ts';
-import { ProtocolAbort } from '../../../src/common/errors.ts';
 import { getGroup } from '../../../src/crypto/group.ts';
 import type { Rng } from '../../../src/crypto/random.ts';
 import { hashToScalar } from '../../../src/crypto/transcript.ts';
@@ -11,6 +10,7 @@ import {
   type MulMessage, type OteMessage, type VoleReceiverSetup, type VoleSenderSetup,
 } from '../../../src/protocols/dkls23/vole.ts';
 import { seededRng } from '../../crypto/rng.ts';
+import { abortOf } from './abort.ts';
 
 const G = getGroup('secp256k1');
 const n = G.order;
@@ -36,13 +36,6 @@ function run(rng: Rng, setup = pairSetup(rng), sid = rng(32), inputs = [G.random
   return { setup, sid, gadget, inputs, r1, r2, ote, mul, finish };
 }
 
-const abortOf = (code: string, culprit: string) => (e: unknown) => {
-  assert.ok(e instanceof ProtocolAbort, String(e));
-  assert.equal(e.code, code);
-  assert.equal(e.culprit, culprit);
-  assert.ok(!/[0-9a-f]{32}/i.test(e.message), 'no key material in the message');
-  return true;
-};
 const badState = (e: unknown) => (e as { code?: string }).code === 'dkls.bad_state';
 
 describe('gadgetVector', () => {

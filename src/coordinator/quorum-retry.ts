@@ -1,0 +1,67 @@
+import { CustosError, ProtocolAbort, UnavailableError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Cluster } from './cluster.ts';
+import { quorumsOf } from './quorum.ts';
+import type { CoordinatorStore, CoordKeyRow } from './store.ts';
+
+/**
+ * How every signature picks its quorum and survives failures, whatever the scheme: reachable
+ * quorums first by fewest suspects then by fullest pool; a node named by our own checks is
+ * suspected and avoided; a node that drops out is marked down; a pool a node no longer
+ * recognises (`staleCodes`: restored backup) is purged; each case retries on the next quorum.
+ */
+export type QuorumRetryDeps = {
+  store: CoordinatorStore;
+  cluster: Cluster;
+  log: Logger;
+  onCulprit?: (node: string, code: string) => void;
+};
+
+export function candidateQuorums(d: QuorumRetryDeps, key: CoordKeyRow): string[][] {
+  const parties = JSON.parse(key.parties) as string[];
+  const live = quorumsOf(parties.filter((p) => d.cluster.isUp(p)), key.threshold);
+  const suspects = (q: string[]) => q.filter((p) => d.cluster.isSuspect(p)).length;
+  return live.sort((a, b) => suspects(a) - suspects(b) || d.store.poolLevel(key.id, b.join(',')) - d.store.poolLevel(key.id, a.join(',')));
+}
+
+export async function withQuorumRetries<T>(d: QuorumRetryDeps, key: CoordKeyRow, requestId: string, staleCodes: readonly string[], attemptWith: (quorum: string[], attempt: number) => Promise<T>): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let quorums = candidateQuorums(d, key);
+    if (quorums.length === 0) {
+      await d.cluster.probe();
+      quorums = candidateQuorums(d, key);
+    }
+    if (quorums.length === 0) throw new UnavailableError('quorum.unavailable', `fewer than ${key.threshold} nodes of key ${key.id} are reachable`);
+    const q = quorums[0];
+    try {
+      return await attemptWith(q, attempt);
+    } catch (e) {
+      lastError = e;
+      if (e instanceof ProtocolAbort && e.culprit && d.cluster.clients.has(e.culprit)) {
+        // Proven by our own checks (a share or commitment that fails verification): avoid the
+        // node, and retry at once if a quorum without any suspect node is reachable.
+        d.cluster.suspect(e.culprit);
+        d.onCulprit?.(e.culprit, e.code);
+        d.log.warn('sign.culprit', { request: requestId, culprit: e.culprit, code: e.code });
+        const next = candidateQuorums(d, key)[0];
+        if (next && !next.some((p) => d.cluster.isSuspect(p))) continue;
+      }
+      if (e instanceof CustosError && staleCodes.includes(e.code)) {
+        // A node restored from a backup forgot pooled material, or our own pool was restored:
+        // the pool of this quorum is stale. Drop it and retry with fresh material.
+        d.store.purgePool(key.id, q.join(','));
+        d.log.warn('pool.stale', { request: requestId, quorum: q.join(','), code: e.code });
+        continue;
+      }
+      if (e instanceof CustosError && e.code === 'node.unreachable') {
+        const node = String(e.detail?.node ?? '');
+        if (node) d.cluster.markDown(node);
+        d.log.warn('sign.retry', { request: requestId, node, attempt });
+        continue;
+      }
+      throw e;
+    }
+  }
+  throw lastError;
+}

@@ -55,13 +55,17 @@ Runs the coordinator from DIR/coordinator.json (listen address, genesis path, no
 settings). Prints {"listening": URL} on stdout once it serves. OpenAPI at /openapi.json.`,
   keys: `Usage: custos keys create|list|show ...
 
-  custos keys create --scheme frost-ed25519|frost-secp256k1|bip340 --threshold T [--parties a,b,c]
+  custos keys create --scheme frost-ed25519|frost-secp256k1|bip340|ecdsa-secp256k1 --threshold T [--parties a,b,c]
   custos keys list
   custos keys show ID [--verify] [--genesis PATH]
+  custos keys xpub ID [--path m/44/60/0/0/7]   (ecdsa-secp256k1: BIP32 xpub, derived key)
+--verify checks every attestation (public key, and chain code for ECDSA keys) against the genesis.
 Options: --url URL (default $CUSTOS_URL)`,
-  sign: `Usage: custos sign KEY_ID (--hex HEX | --text TEXT) [--idempotency-key K] [--url URL]
+  sign: `Usage: custos sign KEY_ID (--hex HEX | --text TEXT | --digest HEX32) [--path PATH] [--idempotency-key K] [--url URL]
 
-Signs the message (hex bytes, or UTF-8 text) with the threshold key; prints the JSON result.`,
+Signs with the threshold key and prints the JSON result. FROST keys sign a message (--hex bytes
+or --text UTF-8); ecdsa-secp256k1 keys sign a 32-byte --digest, optionally under the
+non-hardened BIP32 --path (e.g. m/44/60/0/0/7).`,
   status: `Usage: custos status [--url URL]
 
 Prints node reachability (GET /healthz) and nonce pool levels from the coordinator.`,
@@ -165,7 +169,7 @@ async function cmdCoordinator(argv: string[]): Promise<number> {
 async function cmdKeys(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h') { print(HELP.keys); return sub === undefined ? 2 : 0; }
-  const opts = { url: { type: 'string' as const }, scheme: { type: 'string' as const }, threshold: { type: 'string' as const }, parties: { type: 'string' as const }, verify: { type: 'boolean' as const }, genesis: { type: 'string' as const } };
+  const opts = { url: { type: 'string' as const }, scheme: { type: 'string' as const }, threshold: { type: 'string' as const }, parties: { type: 'string' as const }, verify: { type: 'boolean' as const }, genesis: { type: 'string' as const }, path: { type: 'string' as const } };
   const { values, positionals } = parse(rest, opts, true);
   if (values.help) { print(HELP.keys); return 0; }
   const api = new ApiClient(values.url ?? defaultUrl());
@@ -181,16 +185,22 @@ async function cmdKeys(argv: string[]): Promise<number> {
     case 'show': {
       const id = positionals[0];
       if (!id) throw new ValidationError('keys show needs a key id', { code: 'cli.usage' });
-      const key = await api.get(`/v1/keys/${encodeURIComponent(id)}`) as { id: string; scheme: string; threshold: number; parties: string[]; publicKey: string; attestations: KeyAttestation[] };
+      const key = await api.get(`/v1/keys/${encodeURIComponent(id)}`) as { id: string; scheme: string; threshold: number; parties: string[]; publicKey: string; chainCode?: string; attestations: KeyAttestation[] };
       if (values.verify) {
         const gpath = values.genesis ?? join(defaultHome(), 'genesis.json');
         const genesis = parseGenesis(JSON.parse(readFileSync(gpath, 'utf8')));
         const transcriptHash = key.attestations[0]?.transcriptHash ?? '';
-        verifyKeyAttestations(genesis, genesisHash(genesis), { keyId: key.id, scheme: key.scheme, threshold: key.threshold, parties: key.parties, publicKey: key.publicKey, transcriptHash }, key.attestations);
+        verifyKeyAttestations(genesis, genesisHash(genesis), { keyId: key.id, scheme: key.scheme, threshold: key.threshold, parties: key.parties, publicKey: key.publicKey, transcriptHash, chainCode: key.chainCode }, key.attestations);
         print({ ...key, verified: `all ${key.parties.length} attestations check out against ${gpath}` });
         return 0;
       }
       print(key);
+      return 0;
+    }
+    case 'xpub': {
+      const id = positionals[0];
+      if (!id) throw new ValidationError('keys xpub needs a key id', { code: 'cli.usage' });
+      print(await api.get(`/v1/keys/${encodeURIComponent(id)}/xpub${values.path ? `?path=${encodeURIComponent(values.path)}` : ''}`));
       return 0;
     }
     default: throw new ValidationError(`unknown keys subcommand ${JSON.stringify(sub)}`, { code: 'cli.usage' });
@@ -198,14 +208,17 @@ async function cmdKeys(argv: string[]): Promise<number> {
 }
 
 async function cmdSign(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { url: { type: 'string' }, hex: { type: 'string' }, text: { type: 'string' }, 'idempotency-key': { type: 'string' } } as const, true);
+  const { values, positionals } = parse(argv, { url: { type: 'string' }, hex: { type: 'string' }, text: { type: 'string' }, digest: { type: 'string' }, path: { type: 'string' }, 'idempotency-key': { type: 'string' } } as const, true);
   if (values.help) { print(HELP.sign); return 0; }
   const id = positionals[0];
   if (!id) throw new ValidationError('sign needs a key id', { code: 'cli.usage' });
-  if ((values.hex === undefined) === (values.text === undefined)) throw new ValidationError('give exactly one of --hex or --text', { code: 'cli.usage' });
-  const hex = values.hex !== undefined ? toHex(fromHex(values.hex, '--hex')) : toHex(utf8(values.text!));
+  if ([values.hex, values.text, values.digest].filter((v) => v !== undefined).length !== 1) throw new ValidationError('give exactly one of --hex, --text or --digest', { code: 'cli.usage' });
+  if (values.path !== undefined && values.digest === undefined) throw new ValidationError('--path applies to --digest (ecdsa-secp256k1 keys) only', { code: 'cli.usage' });
   const api = new ApiClient(values.url ?? defaultUrl());
-  print(await api.post(`/v1/keys/${encodeURIComponent(id)}/sign`, { payload: { type: 'message', hex } }, values['idempotency-key'] ? { 'idempotency-key': values['idempotency-key'] } : {}));
+  const body = values.digest !== undefined
+    ? { payload: { type: 'digest', hex: toHex(fromHex(values.digest, '--digest', 32)) }, ...(values.path !== undefined ? { derivationPath: values.path } : {}) }
+    : { payload: { type: 'message', hex: values.hex !== undefined ? toHex(fromHex(values.hex, '--hex')) : toHex(utf8(values.text!)) } };
+  print(await api.post(`/v1/keys/${encodeURIComponent(id)}/sign`, body, values['idempotency-key'] ? { 'idempotency-key': values['idempotency-key'] } : {}));
   return 0;
 }
 

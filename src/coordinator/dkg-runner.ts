@@ -19,6 +19,10 @@ export type GroupPublic = {
 };
 export type DkgOutcome = { keyId: string; publicKey: string; attestations: KeyAttestation[]; groupPublic: GroupPublic };
 
+/** A 10-party ECDSA key generation moves megabytes of base-OT proofs per round and verifies them
+ * on every node: minutes on a small machine, where a signing call takes milliseconds. */
+const DKG_STEP_TIMEOUT_MS = 10 * 60_000;
+
 export async function runDkg(cluster: Cluster, req: { scheme: Scheme; threshold: number; parties: string[] }, onRelay?: (round: string, envs: Envelope[]) => void): Promise<DkgOutcome> {
   const keyId = randomUUID();
   const sessionId = dkgSessionId(keyId, req);
@@ -29,14 +33,14 @@ export async function runDkg(cluster: Cluster, req: { scheme: Scheme; threshold:
   const all = <T>(fn: (party: string) => Promise<T>) => settle(req.parties, fn, 'dkg');
 
   const check = (round: string, envs: Envelope[]) => envs.map((e, i) => cluster.checkAnswer(e, req.parties[i], { session: sessionId, round, to: BROADCAST }));
-  const r1 = check('dkg/1', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/round1', { keyId, sessionId, scheme: req.scheme, threshold: req.threshold, parties: req.parties })));
+  const r1 = check('dkg/1', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/round1', { keyId, sessionId, scheme: req.scheme, threshold: req.threshold, parties: req.parties }, DKG_STEP_TIMEOUT_MS)));
   onRelay?.('dkg/1', r1);
   const others = (envs: Envelope[], p: string) => envs.filter((e) => e.from !== p);
-  const r2 = check('dkg/2', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/round2', { sessionId, messages: others(r1, p) })));
+  const r2 = check('dkg/2', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/round2', { sessionId, messages: others(r1, p) }, DKG_STEP_TIMEOUT_MS)));
   onRelay?.('dkg/2', r2);
-  const r3 = check('dkg/3', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/finish', { sessionId, messages: others(r2, p) })));
+  const r3 = check('dkg/3', await all((p) => cluster.client(p).post<Envelope>('/v1/dkg/finish', { sessionId, messages: others(r2, p) }, DKG_STEP_TIMEOUT_MS)));
   onRelay?.('dkg/3', r3);
-  const confirmed = await all((p) => cluster.client(p).post<{ publicKey: string; attestations: KeyAttestation[] }>('/v1/dkg/confirm', { sessionId, messages: others(r3, p) }));
+  const confirmed = await all((p) => cluster.client(p).post<{ publicKey: string; attestations: KeyAttestation[] }>('/v1/dkg/confirm', { sessionId, messages: others(r3, p) }, DKG_STEP_TIMEOUT_MS));
   const publicKey = confirmed[0].publicKey;
   const attestations = confirmed[0].attestations;
   // Every party derives the public package from the same transcript; fetch all and require agreement.

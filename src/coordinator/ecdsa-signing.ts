@@ -24,6 +24,9 @@ import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 export type EcdsaSignInput = { digest: Uint8Array; derivationPath?: string; requestId: string };
 export type EcdsaOutcome = { signature: string; recoveryId: 0 | 1; publicKey: string; signers: string[]; presigned: boolean };
 
+/** Presignatures made by a sign call that found its quorum's pool empty: one for itself, the rest pooled. */
+const UNCACHED_BATCH = 4;
+
 type Ack = { keyId: string; quorum: string[]; presignatures: { id: string; R: string }[] };
 
 export class EcdsaSigning {
@@ -32,6 +35,8 @@ export class EcdsaSigning {
   readonly #log: Logger;
   readonly #onPool: (hit: boolean, quorum: string) => void;
   onCulprit?: (node: string, code: string) => void;
+  /** Sees every envelope relayed while presigning (tests inspect it). */
+  onRelay?: (round: string, envs: Envelope[]) => void;
   /** Live sign calls in flight: background presigning yields to them. */
   inflight = 0;
 
@@ -52,7 +57,8 @@ export class EcdsaSigning {
   }
 
   /** Runs the three presigning rounds for `count` presignatures of `quorum` and pools them. */
-  async presign(key: CoordKeyRow, quorum: string[], count: number, onRelay?: (round: string, envs: Envelope[]) => void): Promise<{ id: string; R: string }[]> {
+  async presign(key: CoordKeyRow, quorum: string[], count: number): Promise<{ id: string; R: string }[]> {
+    const onRelay = this.onRelay;
     const sessionId = `presign.${randomUUID()}`;
     const presignIds = Array.from({ length: count }, () => randomUUID());
     const all = <T>(fn: (p: string) => Promise<T>) => settleAll(quorum, fn, 'presign');
@@ -110,7 +116,8 @@ export class EcdsaSigning {
     const presigned = presig !== undefined;
     this.#onPool(presigned, qname);
     if (!presig) {
-      await this.presign(key, quorum, 1);
+      // Presigning a few at once costs little more than one and refills the pool under load.
+      await this.presign(key, quorum, UNCACHED_BATCH);
       presig = this.#store.takePresignature(key.id, qname);
       if (!presig) throw new UnavailableError('pool.empty', `no presignature could be made for quorum ${qname}`);
     }

@@ -65,6 +65,7 @@ export async function startCoordinator(cfg: CoordinatorConfig, opts: { log?: Log
   const presignHits = metrics.counter('custos_presign_pool_total', 'ECDSA sign calls served from a pooled presignature (result="hit") or presigning on demand (result="miss"), by quorum');
   const ecdsa = new EcdsaSigning(store, cluster, log, (hit, quorum) => presignHits({ result: hit ? 'hit' : 'miss', quorum }));
   ecdsa.onCulprit = (node, code) => culprits({ node, code });
+  ecdsa.onRelay = opts.onRelay;
   const keeper = new PoolKeeper(store, cluster, signing, ecdsa, log, cfg.pool);
   const app = buildApi({ genesis, store, cluster, signing, ecdsa, metrics, log, bodyLimit: cfg.bodyLimit, onRelay: opts.onRelay, onKeyCreated: () => { void keeper.tick(); } });
   await cluster.probe();

@@ -6,7 +6,7 @@ import type { EcdsaSigning } from './ecdsa-signing.ts';
 import { isEcdsa, type Scheme } from '../common/schemes.ts';
 
 /** Presignatures made per presigning session in the background: small, so a session never holds a node long. */
-const ECDSA_BATCH = 8;
+const ECDSA_BATCH = 16;
 import { MAX_POOLED_QUORUMS, quorumsOf } from './quorum.ts';
 
 /**
@@ -62,15 +62,17 @@ export class PoolKeeper {
         }
       }
       // Presigning is heavy. Two sessions at a time keep both cores busy while the nodes wait on
-      // each other; while live sign calls are in flight only one runs, so they keep priority
-      // (the nodes compute presigning rounds off their event loop, see node/ecdsa.ts).
+      // each other. Live signing keeps priority without stopping the presigner (which would turn
+      // every signature under sustained load into an uncached one): nodes compute presigning
+      // rounds in a worker thread, so a sign call never queues behind one, and between sessions
+      // the presigner lets queued sign calls through first.
       const lanes = async () => {
         for (let job = ecdsaWork.shift(); job; job = ecdsaWork.shift()) {
           await job();
-          if (this.ecdsa.inflight > 0 && ecdsaWork.length > 0) await new Promise((r) => setTimeout(r, 5));
+          if (this.ecdsa.inflight > 0) await new Promise((r) => setImmediate(r));
         }
       };
-      await Promise.all(Array.from({ length: this.ecdsa.inflight > 0 ? 1 : 2 }, lanes));
+      await Promise.all(Array.from({ length: 2 }, lanes));
     } finally {
       this.#busy = false;
     }

@@ -6,7 +6,7 @@ import { isEcdsa } from '../common/schemes.ts';
 import type { Logger } from '../common/logger.ts';
 import { deriveNonHardened, parseDerivationPath } from '../crypto/bip32-public.ts';
 import type { Keystore, SealContext } from '../hsm/keystore.ts';
-import { BROADCAST, payloadDigest } from '../protocols/message.ts';
+import { BROADCAST } from '../protocols/message.ts';
 import {
   presignRound1, presignRound2, presignRound3, ROUND1, ROUND2,
   type PresignKey, type PresignShare, type Round1Broadcast, type Round1Direct, type Round1State, type Round2Direct, type Round2State,
@@ -55,7 +55,7 @@ export type EcdsaSignRequest = {
 };
 
 type InboundMessage = { from: string; payload: never; signature: string };
-type InboundSet = { broadcast: InboundMessage[]; direct: InboundMessage[]; all: Envelope[]; digest: string };
+type InboundSet = { broadcast: InboundMessage[]; direct: InboundMessage[]; all: { env: Envelope; digest: string }[]; digest: string };
 
 type StepRun = (c: { key: PresignKey; row: KeyRow; pairs: Record<string, PairMaterial>; share: Uint8Array; state: unknown; quorum: string[]; inbound: InboundSet }) =>
   Promise<{ result: { messages: Envelope[] }; sealedState: Uint8Array | null; persist?: () => void }>;
@@ -156,10 +156,11 @@ export class EcdsaNode {
     const envs = messages.map((m, k) => parseEnvelope(m, `messages[${k}]`));
     const broadcast = new Map<string, Envelope>();
     const direct = new Map<string, Envelope>();
+    const digests = new Map<Envelope, string>();
     for (const e of envs) {
       const to = e.to === BROADCAST ? BROADCAST : this.#d.id;
       if ((to === BROADCAST && !shape.broadcast) || (to !== BROADCAST && !shape.direct)) throw new AuthenticationError('envelope.misaddressed', `a ${round} message from ${e.from} is addressed to ${e.to}`, 'coordinator');
-      this.#d.verifier.verify(e, { session, round, to });
+      digests.set(e, toHex(this.#d.verifier.verify(e, { session, round, to })));
       if (!others.includes(e.from)) throw new AuthenticationError('envelope.unexpected_sender', `${e.from} is not another member of this quorum`, 'coordinator');
       const map = to === BROADCAST ? broadcast : direct;
       if (map.has(e.from)) throw new ValidationError(`two ${round} messages from ${e.from}`, { code: 'envelope.duplicate' });
@@ -171,7 +172,7 @@ export class EcdsaNode {
     const ordered = [...broadcast.values(), ...direct.values()].sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1));
     const digest = toHex(sha256(canonicalBytes(ordered.map((e) => e.sig))));
     const inb = (e: Envelope) => ({ from: e.from, payload: e.payload as never, signature: e.sig });
-    return { broadcast: [...broadcast.values()].map(inb), direct: [...direct.values()].map(inb), all: ordered, digest };
+    return { broadcast: [...broadcast.values()].map(inb), direct: [...direct.values()].map(inb), all: ordered.map((e) => ({ env: e, digest: digests.get(e)! })), digest };
   }
 
   async #step(sessionId: string, inRound: string, outRound: string, messages: unknown, shape: { broadcast: boolean; direct: boolean },
@@ -209,7 +210,7 @@ export class EcdsaNode {
         share.fill(0);
       }
       this.#d.store.tx(() => {
-        for (const e of inbound.all) this.#d.store.recordSeen(sessionId, `${e.round}>${e.to}`, e.from, toHex(payloadDigest(e.payload)));
+        for (const { env: e, digest } of inbound.all) this.#d.store.recordSeen(sessionId, `${e.round}>${e.to}`, e.from, digest);
         out.persist?.();
         this.#d.store.advancePresignSession(sessionId, outRound, out.sealedState, inbound.digest, JSON.stringify(out.result), out.sealedState ? 'running' : 'done');
       });

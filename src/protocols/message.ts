@@ -1,5 +1,5 @@
-import { sha256 } from '@noble/hashes/sha2.js';
-import { canonicalBytes } from '../common/canonical-json.ts';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../common/canonical-json.ts';
 
 /**
  * How protocol rounds see messages. Rounds are sans-IO: the caller (node, offline CLI, test)
@@ -22,9 +22,11 @@ export interface Authenticator {
   verify(from: string, round: string, to: string, digest: Uint8Array, signature: string): boolean;
 }
 
-/** Digest of a payload as the wire layer signs it. */
+/** Digest of a payload as the wire layer signs it: SHA-256 of its canonical JSON. node:crypto's
+ * SHA-256, because DKLs23 presigning messages run to hundreds of KB and are hashed by sender,
+ * coordinator and receiver. */
 export function payloadDigest(payload: unknown): Uint8Array {
-  return sha256(canonicalBytes(payload));
+  return new Uint8Array(createHash('sha256').update(canonicalJson(payload), 'utf8').digest());
 }
 
 export const BROADCAST = '*';

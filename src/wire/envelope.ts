@@ -80,7 +80,7 @@ export class EnvelopeVerifier {
    * sender); the coordinator itself verifies what it receives directly from a node with
    * `relayed: false`, and then blames that node.
    */
-  verify(env: Envelope, expect: { session: string; round: string; to: string; from?: string; relayed?: boolean }): void {
+  verify(env: Envelope, expect: { session: string; round: string; to: string; from?: string; relayed?: boolean }): Uint8Array {
     const blame = expect.relayed === false ? env.from : 'coordinator';
     const key = this.#keys.get(env.from);
     if (!key) throw new AuthenticationError('envelope.unknown_sender', `message from ${JSON.stringify(env.from)}, which is not a node of this cluster's genesis`, 'coordinator');
@@ -89,9 +89,12 @@ export class EnvelopeVerifier {
     if (env.session !== expect.session) throw new AuthenticationError('envelope.wrong_session', `message from ${env.from} belongs to session ${env.session}, not ${expect.session}`, blame);
     if (env.round !== expect.round) throw new AuthenticationError('envelope.wrong_round', `message from ${env.from} is for round ${env.round}, not ${expect.round}`, blame);
     if (env.to !== expect.to) throw new AuthenticationError('envelope.misaddressed', `message from ${env.from} is addressed to ${env.to}, not ${expect.to}`, blame);
-    if (!verifyIdentitySignature(key, signedBytes(env, payloadDigest(env.payload)), env.sig)) {
+    const digest = payloadDigest(env.payload);
+    if (!verifyIdentitySignature(key, signedBytes(env, digest), env.sig)) {
       throw new AuthenticationError('envelope.bad_signature', `message from ${env.from} (round ${env.round}) does not carry a valid signature by ${env.from}`, blame);
     }
+    // The payload digest, so callers that record what they received need not hash it again.
+    return digest;
   }
 
   /** The Authenticator protocol rounds use to check evidence (echoes, complaints) in one session. */

@@ -16,7 +16,7 @@ test('every command has --help that documents its options', () => {
     [['coordinator', '--help'], /--data-dir/],
     [['keys', '--help'], /--scheme[\s\S]*--threshold[\s\S]*--verify/],
     [['keys', 'create', '--help'], /--scheme/],
-    [['sign', '--help'], /--hex[\s\S]*--text[\s\S]*--idempotency-key/],
+    [['sign', '--help'], /--hex[\s\S]*--text[\s\S]*--digest[\s\S]*--path[\s\S]*--idempotency-key/],
     [['status', '--help'], /healthz/],
   ];
   for (const [args, re] of cases) {

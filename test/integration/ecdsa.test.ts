@@ -9,6 +9,8 @@ import { verifyKeyAttestations } from '../../src/wire/attestation.ts';
 import { eip1559Case, finishEip1559, p2wpkhCase } from '../support/chain-verifiers.ts';
 import { readJson, startTestCluster, type TestCluster } from '../support/cluster.ts';
 import { computeAddress } from 'ethers';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 
 /**
  * Threshold ECDSA through the REST API of a real cluster (three node processes with SoftHSM
@@ -63,6 +65,22 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
     const hardened = await c.api('GET', `/v1/keys/${key.id}/xpub?path=m/44'/60`);
     assert.equal(hardened.status, 400);
     assert.equal(hardened.json.code, 'derivation.hardened');
+  });
+
+  test('the CLI verifies the attested key and chain code, prints the xpub and signs a digest under a path', () => {
+    const cli = (...args: string[]) => spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args, '--url', c.url], { encoding: 'utf8' });
+    const shown = cli('keys', 'show', key.id, '--verify', '--genesis', join(c.home, 'genesis.json'));
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.match(JSON.parse(shown.stdout).verified, /all 3 attestations check out/);
+    const x = cli('keys', 'xpub', key.id, '--path', 'm/0/1');
+    assert.equal(x.status, 0, x.stderr);
+    assert.equal(JSON.parse(x.stdout).derivedPublicKey, toHex(HDKey.fromExtendedKey(JSON.parse(x.stdout).xpub).derive('m/0/1').publicKey!));
+    const digest = digestOf('from the cli');
+    const signed = cli('sign', key.id, '--digest', digest, '--path', 'm/0/1');
+    assert.equal(signed.status, 0, signed.stderr);
+    const out = JSON.parse(signed.stdout);
+    assert.ok(secp256k1.verify(fromHex(out.signature), fromHex(digest), fromHex(out.publicKey), { prehash: false, lowS: true }));
+    assert.equal(out.publicKey, JSON.parse(x.stdout).derivedPublicKey);
   });
 
   test('signs raw digests (uncached and pooled); @noble/curves verifies with low s and recovers the key', async () => {

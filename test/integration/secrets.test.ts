@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8 } from '../../src/common/bytes.ts';
 import type { Envelope } from '../../src/wire/envelope.ts';
 import { startTestCluster, type TestCluster } from '../support/cluster.ts';
@@ -34,13 +35,15 @@ describe('secrets at rest and in transit', () => {
   after(async () => { await c?.stop(); });
 
   test('the coordinator never sees a DKG share in clear, and no file or log holds a secret', async () => {
-    for (const scheme of ['frost-ed25519', 'frost-secp256k1', 'bip340']) {
+    for (const scheme of ['frost-ed25519', 'frost-secp256k1', 'bip340', 'ecdsa-secp256k1']) {
       const k = await c.api('POST', '/v1/keys', { scheme, threshold: 2 });
       assert.equal(k.status, 201, JSON.stringify(k.json));
-      for (let i = 0; i < 3; i++) assert.equal((await c.api('POST', `/v1/keys/${k.json.id}/sign`, { payload: { type: 'message', hex: toHex(utf8(`m${i}`)) } })).status, 200);
+      const payload = (i: number) => (scheme === 'ecdsa-secp256k1' ? { type: 'digest', hex: toHex(sha256(utf8(`m${i}`))) } : { type: 'message', hex: toHex(utf8(`m${i}`)) });
+      for (let i = 0; i < 3; i++) assert.equal((await c.api('POST', `/v1/keys/${k.json.id}/sign`, { payload: payload(i) })).status, 200);
     }
+    assert.ok(relayed.some((r) => r.round === 'presign/2'), 'presigning messages were relayed (and are searched)');
     const round1 = relayed.filter((r) => r.round === 'dkg/1').flatMap((r) => r.envs);
-    assert.equal(round1.length, 9, 'three DKGs of three parties');
+    assert.equal(round1.length, 12, 'four DKGs of three parties');
     const tapFile = join(c.home, 'relayed-round1.json');
     writeFileSync(tapFile, JSON.stringify(round1));
 
@@ -50,13 +53,21 @@ describe('secrets at rest and in transit', () => {
     for (const node of ['node-1', 'node-2', 'node-3']) {
       const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'test/support/node-secrets.ts', c.nodeDir(node), tapFile], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
-      const s = JSON.parse(r.stdout) as { keyShares: string[]; nonces: string[]; dkgShares: string[] };
-      assert.equal(s.keyShares.length, 3, `${node} holds a share of each key`);
-      assert.equal(s.dkgShares.length, 6, `${node} received two DKG share contributions per key`);
+      const s = JSON.parse(r.stdout) as { keyShares: string[]; nonces: string[]; dkgShares: string[]; presignatures?: { phi: string; u: string; v: string }[]; maskKeys?: string[] };
+      assert.equal(s.keyShares.length, 4, `${node} holds a share of each key`);
+      assert.equal(s.dkgShares.length, 8, `${node} received two DKG share contributions per key`);
       assert.ok(s.nonces.length > 0, `${node} has unused pooled nonces`);
-      for (const [what, list] of Object.entries(s)) for (const hex of list) secrets.push({ what: `${node} ${what}`, hex });
+      assert.ok((s.presignatures ?? []).length > 0, `${node} has unused presignatures`);
+      assert.equal(s.maskKeys?.length, 2, `${node} shares a mask key with each other party of the ECDSA key`);
+      const { presignatures, ...lists } = s;
+      // A sample of presignatures: each is three secret scalars, and the search is linear in them.
+      for (const p of (presignatures ?? []).slice(0, 4)) lists.nonces.push(p.phi, p.u, p.v);
+      for (const [what, list] of Object.entries(lists)) for (const hex of list as string[]) secrets.push({ what: `${node} ${what}`, hex });
     }
-    assert.equal(new Set(secrets.map((x) => x.hex)).size, secrets.length, 'secrets are distinct random values');
+    // A pair's mask key is held by both parties of the pair: it appears once per holder.
+    const masks = secrets.filter((x) => x.what.endsWith('maskKeys')).map((x) => x.hex);
+    assert.equal(new Set(masks).size * 2, masks.length, 'each pair mask key is held by exactly its two parties');
+    assert.equal(new Set(secrets.map((x) => x.hex)).size, secrets.length - masks.length / 2, 'secrets are distinct random values');
 
     const haystacks: { name: string; data: Buffer }[] = [
       { name: 'relayed envelopes', data: Buffer.from(JSON.stringify(relayed)) },

@@ -233,10 +233,11 @@ export function presignRound3(key: PresignKey, pairs: Record<string, PairMateria
       const [du, dv] = voleReceiverFinish(bobSetup(pairs[j]), mulSid(sid, j, key.self), gadget(key.keySession, j, key.self), chi, it.bob[j].keep, item.mul, j);
       const gammaU = point(j, item.gammaU, 'gammaU');
       const gammaV = point(j, item.gammaV, 'gammaV');
-      if (!Rj.multiplyUnsafe(chi).subtract(gammaU).equals(G.multiplyUnsafe(du))) {
+      // χ, d_u and d_v are secret (this party's VOLE input and output shares): constant-time multiplications.
+      if (!Rj.multiply(nz(chi)).subtract(gammaU).equals(G.multiply(nz(du)))) {
         throw new ProtocolAbort('presign.consistency', j, `${j}'s multiplication output for its instance key fails the consistency check (χ·R_j − Γ^u ≠ d_u·G, presignature ${id})`);
       }
-      if (!pk.get(j)!.multiplyUnsafe(chi).subtract(gammaV).equals(G.multiplyUnsafe(dv))) {
+      if (!pk.get(j)!.multiply(nz(chi)).subtract(gammaV).equals(G.multiply(nz(dv)))) {
         throw new ProtocolAbort('presign.consistency', j, `${j}'s multiplication output for its key share fails the consistency check (χ·pk_j − Γ^v ≠ d_v·G, presignature ${id})`);
       }
       const psi = scalar(j, item.psi, 'psi');

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { runLoad, type LoadResult } from './harness.ts';
+import { runLoad, summary as round } from './harness.ts';
 
 const { initLocalCluster, spawnServer, startLocalCluster, stopChild } = await import('../src/cli/local-cluster.ts');
 
@@ -50,9 +50,12 @@ export async function benchEcdsa(opts: { requests: number; concurrency: number; 
     figures.push({ figure: 'keygen', scheme: 'ecdsa-secp256k1', threshold: '2-of-3', runs: 3, medianMs: +keygen[1].toFixed(0), minMs: +keygen[0].toFixed(0), maxMs: +keygen[2].toFixed(0), target: '<= 5000 ms' });
     const uncachedN = Math.min(60, requests);
     await runLoad({ url: cluster.url, keyId, requests: 5, concurrency: 1, body: digestBody('uncached-warmup') });
-    const uncached1 = await runLoad({ url: cluster.url, keyId, requests: uncachedN, concurrency: 1, body: digestBody('uncached') });
-    log(`  uncached, concurrency 1: p50 ${uncached1.p50ms.toFixed(1)} ms, p95 ${uncached1.p95ms.toFixed(1)} ms`);
-    figures.push({ figure: 'uncached', ...round(uncached1), target: 'p95 <= 250 ms' });
+    // A sign call that finds no presignature presigns a few and pools the rest, so only the calls
+    // answered with presigned=false ran the full protocol: the figure is over those alone.
+    const uncached1 = await runLoad({ url: cluster.url, keyId, requests: uncachedN * 4, concurrency: 1, body: digestBody('uncached'), label: (a) => (a.presigned ? 'pooled' : 'uncached') });
+    const u = uncached1.byLabel.uncached;
+    log(`  uncached, concurrency 1: ${u.n} full-protocol calls, p50 ${u.p50ms.toFixed(1)} ms, p95 ${u.p95ms.toFixed(1)} ms`);
+    figures.push({ figure: 'uncached', requests: u.n, concurrency: 1, p50ms: +u.p50ms.toFixed(1), p95ms: +u.p95ms.toFixed(1), p99ms: +u.p99ms.toFixed(1), errors: uncached1.errors, note: 'calls answered presigned=false (each presigns 4 inline, uses one, pools 3)', target: 'p95 <= 250 ms' });
     await cluster.stop();
     cluster = undefined;
 
@@ -106,9 +109,6 @@ export async function benchEcdsa(opts: { requests: number; concurrency: number; 
   return figures;
 }
 
-function round(r: LoadResult) {
-  return { requests: r.requests, concurrency: r.concurrency, seconds: +r.seconds.toFixed(2), throughput: +r.throughput.toFixed(1), p50ms: +r.p50ms.toFixed(1), p95ms: +r.p95ms.toFixed(1), p99ms: +r.p99ms.toFixed(1), errors: r.errors };
-}
 
 async function waitForPresignatures(url: string, keyId: string, total: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;

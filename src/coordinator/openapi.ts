@@ -36,6 +36,13 @@ export function openApiDocument() {
           responses: { 200: { description: 'signed', content: json({ $ref: '#/components/schemas/SignResult' }) }, 409: problemResponse('a request with this Idempotency-Key is in progress'), ...errors },
         },
       },
+      '/v1/keys/{id}/xpub': {
+        get: {
+          summary: 'BIP32 extended public key of an ecdsa-secp256k1 key (attested chain code); with ?path=, the public key at that non-hardened path',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'path', in: 'query', required: false, schema: S.xpubQuery.properties.path }],
+          responses: { 200: { description: 'the xpub', content: json(S.xpub) }, ...errors },
+        },
+      },
       '/v1/requests/{id}': {
         get: { summary: 'A sign request and its outcome', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'the request', content: json({ $ref: '#/components/schemas/Request' }) }, ...errors } },
       },

@@ -1,11 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { schnorr, secp256k1_FROST } from '@noble/curves/secp256k1.js';
+import { schnorr, secp256k1, secp256k1_FROST } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex, utf8 } from '../../src/common/bytes.ts';
 import { startTestCluster, type TestCluster } from '../support/cluster.ts';
 
-/** The edges of the supported range on real processes: 2-of-2 on a subset, 7-of-10 on ten nodes. */
+/** The edges of the supported range on real processes: 2-of-2 on a subset, 7-of-10 on ten nodes, for FROST and ECDSA. */
 describe('thresholds from 2-of-2 to 7-of-10', () => {
   let c: TestCluster;
   before(async () => { c = await startTestCluster({ nodes: 10 }); });
@@ -22,6 +23,22 @@ describe('thresholds from 2-of-2 to 7-of-10', () => {
       assert.equal(s.status, 200, JSON.stringify(s.json));
       assert.equal(s.json.signers.length, 7);
       assert.ok(verify(fromHex(s.json.signature), msg, fromHex(k.json.publicKey)));
+    }
+  });
+
+  test('ecdsa-secp256k1 at both edges: 7-of-10 (too many quorums to pool: the uncached path) and 2-of-2', async () => {
+    for (const [threshold, parties] of [[7, undefined], [2, ['node-2', 'node-7']]] as const) {
+      const k = await c.api('POST', '/v1/keys', { scheme: 'ecdsa-secp256k1', threshold, ...(parties ? { parties } : {}) });
+      assert.equal(k.status, 201, JSON.stringify(k.json));
+      assert.equal(k.json.attestations.length, parties ? 2 : 10);
+      assert.ok(k.json.attestations.every((a: { chainCode: string }) => a.chainCode === k.json.chainCode));
+      const digest = sha256(utf8(`ecdsa ${threshold}`));
+      const s = await c.api('POST', `/v1/keys/${k.json.id}/sign`, { payload: { type: 'digest', hex: toHex(digest) }, derivationPath: 'm/7/10' });
+      assert.equal(s.status, 200, JSON.stringify(s.json));
+      assert.equal(s.json.signers.length, threshold);
+      const x = await c.api('GET', `/v1/keys/${k.json.id}/xpub?path=m/7/10`);
+      assert.equal(s.json.publicKey, x.json.derivedPublicKey);
+      assert.ok(secp256k1.verify(fromHex(s.json.signature), digest, fromHex(s.json.publicKey), { prehash: false, lowS: true }));
     }
   });
 

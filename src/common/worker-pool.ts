@@ -11,51 +11,58 @@ import { CustosError, ProtocolAbort, type ErrorDetail } from './errors.ts';
 export type WorkerFailure = { name: string; code: string; message: string; status: number; culprit?: string; detail?: ErrorDetail };
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
+type Slot = { w: Worker; pending: Map<number, Pending> };
 
 export class WorkerPool {
-  readonly #workers: { w: Worker; busy: number }[] = [];
-  readonly #pending = new Map<number, Pending>();
+  readonly #entry: URL;
+  readonly #slots: Slot[] = [];
   #next = 0;
   #closed = false;
 
   constructor(entry: URL, size: number) {
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(entry, { execArgv: ['--disable-warning=ExperimentalWarning'] });
-      const slot = { w, busy: 0 };
-      w.unref();
-      w.on('message', (m: { id: number; ok: boolean; value?: unknown; error?: WorkerFailure }) => {
-        const p = this.#pending.get(m.id);
-        if (!p) return;
-        this.#pending.delete(m.id);
-        slot.busy--;
-        if (m.ok) p.resolve(m.value);
-        else p.reject(revive(m.error!));
-      });
-      w.on('error', (e) => this.#failAll(e));
-      this.#workers.push(slot);
-    }
+    this.#entry = entry;
+    for (let i = 0; i < size; i++) this.#slots.push(this.#spawn());
+  }
+
+  #spawn(): Slot {
+    const w = new Worker(this.#entry, { execArgv: ['--disable-warning=ExperimentalWarning'] });
+    const slot: Slot = { w, pending: new Map() };
+    w.unref();
+    w.on('message', (m: { id: number; ok: boolean; value?: unknown; error?: WorkerFailure }) => {
+      const p = slot.pending.get(m.id);
+      if (!p) return;
+      slot.pending.delete(m.id);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(revive(m.error!));
+    });
+    // A worker that dies fails only its own jobs, and is replaced: the pool never hands work to a
+    // dead thread (whose jobs would otherwise wait forever).
+    const died = (e: unknown) => {
+      for (const p of slot.pending.values()) p.reject(new CustosError('worker.crashed', `a protocol worker failed: ${(e as Error)?.message ?? 'it exited'}`, { status: 500 }));
+      slot.pending.clear();
+      const i = this.#slots.indexOf(slot);
+      if (i >= 0 && !this.#closed) this.#slots[i] = this.#spawn();
+    };
+    w.on('error', died);
+    w.on('exit', (code) => { if (this.#slots.includes(slot)) died(new Error(`exited with code ${code}`)); });
+    return slot;
   }
 
   /** Runs `task` with `args` on the least busy worker. */
   run<T>(task: string, args: unknown): Promise<T> {
     if (this.#closed) return Promise.reject(new CustosError('worker.closed', 'the worker pool is closed', { status: 503 }));
-    const slot = this.#workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const slot = this.#slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.#next++;
-    slot.busy++;
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      slot.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       slot.w.postMessage({ id, task, args });
     });
   }
 
-  #failAll(e: unknown): void {
-    for (const p of this.#pending.values()) p.reject(new CustosError('worker.crashed', `a protocol worker failed: ${(e as Error)?.message ?? 'unknown error'}`, { status: 500 }));
-    this.#pending.clear();
-  }
-
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#workers.map((s) => s.w.terminate()));
+    const slots = this.#slots.splice(0);
+    await Promise.all(slots.map((s) => s.w.terminate()));
   }
 }
 

@@ -3,8 +3,8 @@ import { asCustosError, CustosError, ProtocolAbort } from '../common/errors.ts';
 /**
  * Runs one step on every party. If any fails: a failure the coordinator itself proved (an
  * envelope it verified, a ProtocolAbort of its own) names its culprit. A culprit that nodes only
- * claim is named when most of the parties other than the accused claim it (a cheater cannot
- * frame an honest node on its own word); otherwise the abort is reported as disputed. Every
+ * claim is named when at least two and most of the parties other than the accused claim it (a
+ * cheater cannot frame an honest node on its own word); otherwise the abort is reported as disputed. Every
  * party's report is attached.
  */
 export async function settleAll<T>(parties: string[], fn: (party: string) => Promise<T>, protocol: 'dkg' | 'presign'): Promise<T[]> {
@@ -30,7 +30,8 @@ export async function settleAll<T>(parties: string[], fn: (party: string) => Pro
   for (const [k, v] of claims) {
     const accused = k.split('|')[0];
     const others = parties.filter((p) => p !== accused).length;
-    if (v.by.size * 2 > others) throw new ProtocolAbort(v.code, accused, v.message, { reports });
+    // At least two accusers: in a two-party session the only accuser could be the cheater itself.
+    if (v.by.size >= 2 && v.by.size * 2 > others) throw new ProtocolAbort(v.code, accused, v.message, { reports });
   }
   const first = errs[0].e;
   if (claims.size > 0) throw new CustosError(`${protocol}.disputed`, `the parties disagree about who broke ${protocol === 'dkg' ? 'key generation' : 'presigning'}; no culprit is named`, { status: 502, detail: { reports } });

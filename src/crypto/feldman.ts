@@ -20,7 +20,9 @@ export function evaluateCommitments(group: Group, commitments: readonly GroupPoi
 /** vss_verify: true iff `share`·G equals the commitments evaluated at `index`. */
 export function verifyShare(group: Group, commitments: readonly GroupPoint[], index: bigint, share: bigint): boolean {
   if (commitments.length === 0 || index <= 0n || share < 0n || share >= group.order) return false;
-  return group.base.multiplyUnsafe(share).equals(evaluateCommitments(group, commitments, index));
+  // The share is secret: constant-time multiplication (which refuses 0, whose commitment is the identity).
+  const expected = evaluateCommitments(group, commitments, index);
+  return share === 0n ? expected.is0() : group.base.multiply(share).equals(expected);
 }
 
 /** Coefficient-wise sum of several dealers' commitments: the commitments to the summed polynomial. */

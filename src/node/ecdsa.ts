@@ -108,6 +108,13 @@ export class EcdsaNode {
     return quorum as string[];
   }
 
+  /** Presigning with a peer whose OT setup this node retired is refused, at every round. */
+  #refuseRetired(keyId: string, quorum: readonly string[]): void {
+    const row = this.#d.store.getKey(keyId);
+    const retired = (JSON.parse(row?.retired_pairs ?? '[]') as string[]).filter((p) => quorum.includes(p));
+    if (retired.length) throw new ConflictError('presign.pair_retired', `this node's OT setup with ${retired.join(', ')} was retired after a failed OT-extension check; key ${keyId} cannot presign with ${retired.length > 1 ? 'them' : 'it'} again`);
+  }
+
   #out<P>(session: string, round: string, to: string, payload: P): Envelope {
     const f = this.#d.faults?.presign;
     return this.#d.envelope(session, round, to, (f ? f(round, to, payload) : payload) as Json);
@@ -117,8 +124,7 @@ export class EcdsaNode {
   async presignRound1(input: { sessionId: string; keyId: string; quorum: string[]; presignIds: string[] }): Promise<{ messages: Envelope[] }> {
     const { row, parties, key } = this.#presignKey(input.keyId);
     const quorum = this.#quorum(parties, row.threshold, input.quorum);
-    const retired = (JSON.parse(row.retired_pairs ?? '[]') as string[]).filter((p) => quorum.includes(p));
-    if (retired.length) throw new ConflictError('presign.pair_retired', `this node's OT setup with ${retired.join(', ')} was retired after a failed OT-extension check; key ${input.keyId} cannot presign with ${retired.length > 1 ? 'them' : 'it'} again`);
+    this.#refuseRetired(input.keyId, quorum);
     const ids = input.presignIds;
     if (!Array.isArray(ids) || ids.length < 1 || ids.length > MAX_BATCH || ids.some((i) => typeof i !== 'string' || !ID_RE.test(i)) || new Set(ids).size !== ids.length) {
       throw new ValidationError(`presignIds must be 1..${MAX_BATCH} distinct ids`, { code: 'presign.bad_ids' });
@@ -128,7 +134,10 @@ export class EcdsaNode {
       if (existing.round === ROUND1 && existing.status === 'running' && existing.key_id === input.keyId && existing.ids === JSON.stringify(ids) && existing.quorum === quorum.join(',')) return JSON.parse(existing.output);
       throw new ConflictError('presign.exists', `presigning session ${input.sessionId} already exists on this node`);
     }
-    for (const id of ids) if (this.#d.store.presignatureExists(id)) throw new ReuseError('presign.id_reused', `presignature id ${id} was already used on this node`, 'coordinator');
+    // A presignature id names the multiplication sessions of every pair: run twice, the two runs
+    // could be combined against us. Ids are claimed for good in round 1 (see below); this early
+    // check only avoids computing for an id that is already taken.
+    for (const id of ids) if (this.#d.store.presignIdClaimed(id)) throw new ReuseError('presign.id_reused', `presignature id ${id} was already used on this node`, 'coordinator');
     const pairs = this.#pairs(row);
     if (this.#busy.has(input.sessionId)) throw new ConflictError('presign.busy', `presigning session ${input.sessionId} is already being processed`);
     this.#busy.add(input.sessionId);
@@ -145,7 +154,10 @@ export class EcdsaNode {
     ];
     const sealed = this.#d.ks.seal(new TextEncoder().encode(JSON.stringify(out.state)), this.#ctx(`${input.keyId}/${input.sessionId}`, 'presign-state'));
     const result = { messages };
-    this.#d.store.insertPresignSession({ id: input.sessionId, key_id: input.keyId, quorum: quorum.join(','), ids: JSON.stringify(ids), round: ROUND1, sealed_state: sealed, output: JSON.stringify(result) });
+    this.#d.store.tx(() => {
+      this.#d.store.claimPresignIds(ids, input.sessionId);
+      this.#d.store.insertPresignSession({ id: input.sessionId, key_id: input.keyId, quorum: quorum.join(','), ids: JSON.stringify(ids), round: ROUND1, sealed_state: sealed, output: JSON.stringify(result) });
+    });
     return result;
   }
 
@@ -199,6 +211,7 @@ export class EcdsaNode {
         throw new ReuseError('envelope.replayed', `round ${inRound} of presigning session ${sessionId} was already processed with other messages`, 'coordinator');
       }
       if (s.round !== inRound || s.status !== 'running') throw new ConflictError('presign.wrong_round', `presigning session ${sessionId} is at ${s.round}, not ${inRound}`);
+      this.#refuseRetired(s.key_id, quorum);
       const { row, key } = this.#presignKey(s.key_id);
       const pairs = this.#pairs(row);
       const state = JSON.parse(new TextDecoder().decode(this.#d.ks.unseal(s.sealed_state!, this.#ctx(`${s.key_id}/${sessionId}`, 'presign-state'))));
@@ -210,19 +223,29 @@ export class EcdsaNode {
         share.fill(0);
       }
       this.#d.store.tx(() => {
+        // Re-checked after the computation: a pair retired meanwhile (another session's failed
+        // check) releases nothing more, pass or fail, so parallel sessions cannot each reveal a
+        // bit of Δ by whether they are answered.
+        this.#refuseRetired(s.key_id, quorum);
         for (const { env: e, digest } of inbound.all) this.#d.store.recordSeen(sessionId, `${e.round}>${e.to}`, e.from, digest);
         out.persist?.();
         this.#d.store.advancePresignSession(sessionId, outRound, out.sealedState, inbound.digest, JSON.stringify(out.result), out.sealedState ? 'running' : 'done');
       });
       return out.result;
     } catch (e) {
-      if (e instanceof ProtocolAbort || e instanceof AuthenticationError) {
+      if (e instanceof ProtocolAbort || e instanceof AuthenticationError || (e instanceof ConflictError && e.code === 'presign.pair_retired')) {
         // Identifiable abort: the session's sealed state is destroyed; nothing of it is used again.
-        this.#d.store.abortPresignSession(sessionId, `${e.code}: ${e.message}`);
         // A receiver that fails the KOS check has learnt one bit of our Δ if it guessed it (the
         // check passes exactly then): repeated sessions would reveal Δ, so the pair's base OTs
-        // are never used again.
-        if (e.code === 'dkls.ote_check' && e.culprit) this.#d.store.retirePair(s.key_id, e.culprit);
+        // are never used again, and every running session with it ends now. One transaction, so
+        // a crash cannot keep the abort and lose the retirement.
+        this.#d.store.tx(() => {
+          if (e.code === 'dkls.ote_check' && e.culprit) {
+            this.#d.store.retirePair(s.key_id, e.culprit);
+            this.#d.store.abortPresignSessionsWith(s.key_id, e.culprit, `presign.pair_retired: the OT setup with ${e.culprit} was retired`);
+          }
+          this.#d.store.abortPresignSession(sessionId, `${e.code}: ${e.message}`);
+        });
         this.#d.log.warn('presign.abort', { session: sessionId, code: e.code, culprit: e.culprit ?? null });
       }
       throw e;

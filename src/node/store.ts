@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS presign_sessions (
   status TEXT NOT NULL CHECK (status IN ('running', 'done', 'aborted')),
   error TEXT
 );
+CREATE TABLE IF NOT EXISTS presign_ids (
+  id TEXT PRIMARY KEY,
+  session TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS presignatures (
   id TEXT PRIMARY KEY,
   key_id TEXT NOT NULL,
@@ -143,8 +147,21 @@ export class NodeStore extends SqliteStore {
   abortPresignSession(id: string, error: string): void {
     this.db.prepare(`UPDATE presign_sessions SET status = 'aborted', sealed_state = NULL, error = ? WHERE id = ?`).run(error, id);
   }
-  presignatureExists(id: string): boolean {
-    return this.db.prepare('SELECT 1 FROM presignatures WHERE id = ?').get(id) !== undefined;
+  presignIdClaimed(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM presign_ids WHERE id = ?').get(id) !== undefined;
+  }
+  /** Claims presignature ids for one session, for good (aborted sessions keep theirs). */
+  claimPresignIds(ids: readonly string[], session: string): void {
+    const st = this.db.prepare('INSERT INTO presign_ids (id, session) VALUES (?, ?)');
+    for (const id of ids) {
+      if (this.presignIdClaimed(id)) throw new ReuseError('presign.id_reused', `presignature id ${id} was already used on this node`, 'coordinator');
+      st.run(id, session);
+    }
+  }
+  /** Aborts every running presigning session of `keyId` whose quorum includes `peer`. */
+  abortPresignSessionsWith(keyId: string, peer: string, error: string): void {
+    const rows = this.db.prepare(`SELECT id, quorum FROM presign_sessions WHERE key_id = ? AND status = 'running'`).all(keyId) as { id: string; quorum: string }[];
+    for (const r of rows) if (r.quorum.split(',').includes(peer)) this.abortPresignSession(r.id, error);
   }
   insertPresignature(r: { id: string; key_id: string; quorum: string; session: string; r_point: string; sealed: Uint8Array }): void {
     this.db.prepare(`INSERT INTO presignatures (id, key_id, quorum, session, r_point, sealed, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'ready', ?)`)

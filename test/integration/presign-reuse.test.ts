@@ -99,6 +99,18 @@ describe('presignature single use survives a crash between burn and answer', () 
   after(async () => { await c?.stop(); });
   const node = (id: string) => apiAt(c.nodeUrl(id));
 
+  test('a presignature id is claimed for good: a second presigning session with it is refused', async () => {
+    const quorum = ['node-1', 'node-3'];
+    const body = (sessionId: string) => ({ sessionId, keyId: key.id, quorum, presignIds: ['reused-id'] });
+    const first = await Promise.all(quorum.map((p) => node(p)('POST', '/v1/presign/round1', body('presign.first'))));
+    assert.deepEqual(first.map((r) => r.status), [200, 200]);
+    const again = await Promise.all(quorum.map((p) => node(p)('POST', '/v1/presign/round1', body('presign.second'))));
+    for (const r of again) {
+      assert.equal(r.status, 409, JSON.stringify(r.json));
+      assert.equal(r.json.code, 'presign.id_reused');
+    }
+  });
+
   test('the burned presignature answers the same request again and refuses any other', async () => {
     const quorum = ['node-2', 'node-3'];
     const [P] = await presignDirect(node, key.id, quorum, 1);

@@ -68,7 +68,7 @@ export function finish(state: DkgState, inbound: Inbound<Round2Payload>[], auth:
 
   const commitments = s.groupCommitments.map((c, k) => group.decodePoint(fromHex(c), `groupCommitments[${k}]`));
   const verifying = new Map<string, GroupPoint>(params.parties.map((p) => [p, evaluateCommitments(group, commitments, indexOf(params, p))]));
-  if (!group.base.multiplyUnsafe(secret).equals(verifying.get(self)!)) {
+  if (secret === 0n || !group.base.multiply(secret).equals(verifying.get(self)!)) {
     // Every share passed its Feldman check, so this cannot happen unless the state is corrupt.
     throw new CustosError('dkg.bad_state', 'the computed signing share does not match its verifying share', { status: 500 });
   }

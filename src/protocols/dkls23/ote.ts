@@ -240,23 +240,23 @@ export function randomizeRows(sid: Uint8Array, rows: Uint8Array, width: number, 
  * Alice's random-OT outputs after the check: v0[w·XI + k] = H(k, w, q_k) and
  * v1[w·XI + k] = H(k, w, q_k ⊕ Δ), for k < XI and w < width (SECRET).
  */
-export function oteSenderOutputs(delta: Uint8Array, seeds: readonly Uint8Array[], sid: Uint8Array, message: OteMessageBytes, width: number, culprit: string): { v0: bigint[]; v1: bigint[] } {
+export function oteSenderOutputs(delta: Uint8Array, seeds: readonly Uint8Array[], sid: Uint8Array, message: OteMessageBytes, width: number, culprit: string, rowSid: Uint8Array = sid): { v0: bigint[]; v1: bigint[] } {
   const q = oteSenderExtend(delta, seeds, sid, message, culprit);
   const rows = transposeRows(q, XI);
   wipe(q);
-  const v0 = randomizeRows(sid, rows, width);
-  const v1 = randomizeRows(sid, rows, width, delta);
+  const v0 = randomizeRows(rowSid, rows, width);
+  const v1 = randomizeRows(rowSid, rows, width, delta);
   wipe(rows);
   return { v0, v1 };
 }
 
 /** Bob's random-OT outputs: v[w·XI + k] = H(k, w, t_k) = v_{x_k} of Alice's pair (SECRET). Needs
  * only seeds0: t is recomputed rather than kept between the rounds. */
-export function oteReceiverOutputs(seeds0: readonly Uint8Array[], sid: Uint8Array, width: number): bigint[] {
+export function oteReceiverOutputs(seeds0: readonly Uint8Array[], sid: Uint8Array, width: number, rowSid: Uint8Array = sid): bigint[] {
   const t = expandSeeds(seeds0, sid);
   const rows = transposeRows(t, XI);
   wipe(t);
-  const v = randomizeRows(sid, rows, width);
+  const v = randomizeRows(rowSid, rows, width);
   wipe(rows);
   return v;
 }

@@ -7,7 +7,7 @@ import { transcriptHash } from '../../crypto/transcript.ts';
 import { BROADCAST, payloadDigest, type Authenticator } from '../message.ts';
 import { gadgetContext, mulSid, presignSid } from './params.ts';
 import type { PairMaterial } from './setup.ts';
-import { gadgetVector, voleReceiverFinish, voleReceiverRound1, voleSenderRound2, type MulMessage, type OteMessage, type VoleReceiverKeep, type VoleReceiverSetup, type VoleSenderSetup } from './vole.ts';
+import { gadgetVector, voleReceiverFinish, voleReceiverRound1, voleSenderRound2, type MulMessage, type VoleOteMessage as OteMessage, type VoleReceiverKeep, type VoleReceiverSetup, type VoleSenderSetup } from './vole.ts';
 
 /**
  * DKLs23 presigning (ePrint 2023/765, Protocol 3.6 steps 1–3 — everything that does not depend on

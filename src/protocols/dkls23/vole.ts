@@ -3,7 +3,7 @@ import { equalBytes, fromHex, toHex, wipe } from '../../common/bytes.ts';
 import { CustosError, ProtocolAbort } from '../../common/errors.ts';
 import { getGroup } from '../../crypto/group.ts';
 import { secureRng, type Rng } from '../../crypto/random.ts';
-import { hashToScalar, transcriptBytes } from '../../crypto/transcript.ts';
+import { hashToScalar, transcriptBytes, transcriptHash } from '../../crypto/transcript.ts';
 import {
   COLUMN_BYTES, KAPPA, ROW_BYTES, XI, decodeOteMessage, encodeOteMessage, oteReceiverExtend, oteReceiverOutputs, oteSenderOutputs,
   type OteMessage, type OteMessageBytes,
@@ -49,10 +49,30 @@ export type VoleReceiverSetup = { seeds0: Uint8Array[]; seeds1: Uint8Array[] };
 /** SECRET: what Bob keeps between his two steps. `bits` are his EXTENDED choice bits (the OT
  * extension matrix itself is recomputed from the seeds and the session id); `transcript` is the
  * 32-byte digest of the OT-extension message he sent, which the challenges are bound to. */
-export type VoleReceiverKeep = { bits: string; transcript: string };
+export type VoleReceiverKeep = { bits: string; transcript: string; nonce: string };
 /** Alice's message: τ (OT_WIDTH x XI scalars, width-major, 32 bytes each), the hash of her r
  * values, her u values and the input adjustments gamma (L scalars each). */
-export type MulMessage = { tau: string; verifyR: string; verifyU: string[]; gamma: string[] };
+export type MulMessage = { tau: string; verifyR: string; verifyU: string[]; gamma: string[]; nonce: string };
+/** Bob's message: the OT extension plus his fresh session nonce. */
+export type VoleOteMessage = OteMessage & { nonce: string };
+
+/**
+ * Fresh session ids. The caller's sid is fixed by (key, presignature, quorum, pair), and the
+ * base-OT seeds are fixed per pair, so two runs under one sid (a replayed presignature id, a
+ * node restored from a backup) would expand the same PRG columns and hash the same rows: XORing
+ * the two runs' messages then reveals Bob's flipped choice bits and, through τ and γ, Alice's
+ * input. Bob's PRG is therefore keyed by a nonce of his own, and Alice's row hashes (her OT
+ * outputs, the challenges and r) by a nonce of hers, so neither party's outputs repeat unless it
+ * repeats its own randomness.
+ */
+export function freshSid(sid: Uint8Array, who: 'bob' | 'alice', nonce: Uint8Array): Uint8Array {
+  return transcriptHash('custos/dkls23/vole-fresh-sid/v1', [sid, who, nonce]);
+}
+
+function nonceOf(v: unknown, culprit: string, what: string): Uint8Array {
+  if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) throw new ProtocolAbort('dkls.bad_message', culprit, `${culprit}'s ${what} message: nonce is malformed`, { field: 'nonce' });
+  return fromHex(v, 'nonce', 32);
+}
 
 const G = getGroup('secp256k1');
 const N = G.order;
@@ -146,17 +166,19 @@ function parseScalars(a: unknown, count: number): bigint[] | undefined {
  * random input chi = Σ_{k: x_k = 1} g_k, and the OT-extension message for Alice. `sid` must be
  * unique per multiplication of the pair (see ote.ts).
  */
-export function voleReceiverRound1(setup: VoleReceiverSetup, sid: Uint8Array, gadget: bigint[], rng: Rng = secureRng): { chi: bigint; keep: VoleReceiverKeep; message: OteMessage } {
+export function voleReceiverRound1(setup: VoleReceiverSetup, sid: Uint8Array, gadget: bigint[], rng: Rng = secureRng): { chi: bigint; keep: VoleReceiverKeep; message: VoleOteMessage } {
   checkSeeds(setup.seeds0, 'seeds0');
   checkSeeds(setup.seeds1, 'seeds1');
   checkGadget(gadget);
   const bits = Uint8Array.from(rng(COLUMN_BYTES));
   if (bits.length !== COLUMN_BYTES) throw badState('the rng returned the wrong number of bytes');
   const chi = inputOf(gadget, bits);
-  const ote = oteReceiverExtend(setup.seeds0, setup.seeds1, sid, bits);
-  const keep: VoleReceiverKeep = { bits: toHex(bits), transcript: toHex(oteTranscript(sid, ote)) };
+  const nonce = Uint8Array.from(rng(32));
+  const sidB = freshSid(sid, 'bob', nonce);
+  const ote = oteReceiverExtend(setup.seeds0, setup.seeds1, sidB, bits);
+  const keep: VoleReceiverKeep = { bits: toHex(bits), transcript: toHex(oteTranscript(sidB, ote)), nonce: toHex(nonce) };
   wipe(bits);
-  return { chi, keep, message: encodeOteMessage(ote) };
+  return { chi, keep, message: { ...encodeOteMessage(ote), nonce: toHex(nonce) } };
 }
 
 /** chi = Σ_k g_k x_k mod n, multiplying by the bit rather than branching on it. */
@@ -176,9 +198,13 @@ export function voleSenderRound2(setup: VoleSenderSetup, sid: Uint8Array, gadget
   if (!(setup.delta instanceof Uint8Array) || setup.delta.length !== ROW_BYTES) throw badState(`Δ must be ${ROW_BYTES} bytes`);
   checkGadget(gadget);
   if (!Array.isArray(inputs) || inputs.length !== L || !inputs.every(isScalar)) throw badState(`the inputs must be ${L} scalars`);
-  const ote = decodeOteMessage(message, culprit);
+  const { nonce: bobNonce, ...oteOnly } = (typeof message === 'object' && message !== null ? message : {}) as VoleOteMessage;
+  const sidB = freshSid(sid, 'bob', nonceOf(bobNonce, culprit, 'OT-extension'));
+  const ote = decodeOteMessage(oteOnly, culprit);
+  const aliceNonce = Uint8Array.from(rng(32));
+  const sidA = freshSid(sidB, 'alice', aliceNonce);
   // z^A_{w,k} = v0[w·XI + k]; width w < L carries ã_{w+1}, width L + l carries â_{l+1}.
-  const { v0, v1 } = oteSenderOutputs(setup.delta, setup.seeds, sid, ote, OT_WIDTH, culprit);
+  const { v0, v1 } = oteSenderOutputs(setup.delta, setup.seeds, sidB, ote, OT_WIDTH, culprit, sidA);
   const aTilde: bigint[] = [];
   const aHat: bigint[] = [];
   for (let l = 0; l < L; l++) aTilde.push(G.randomScalar(rng));
@@ -192,7 +218,7 @@ export function voleSenderRound2(setup: VoleSenderSetup, sid: Uint8Array, gadget
   }
   const tau = tauParts.join('');
 
-  const { chiTilde, chiHat } = mulChallenges(sid, oteTranscript(sid, ote), Buffer.from(tau, 'hex'));
+  const { chiTilde, chiHat } = mulChallenges(sidA, oteTranscript(sidB, ote), Buffer.from(tau, 'hex'));
   const r = new Array<string>(L * XI);
   const verifyU: string[] = [];
   const gamma: string[] = [];
@@ -210,13 +236,13 @@ export function voleSenderRound2(setup: VoleSenderSetup, sid: Uint8Array, gadget
   }
   v0.fill(0n);
   v1.fill(0n);
-  return { outputs, message: { tau, verifyR: toHex(verifyRDigest(sid, r)), verifyU, gamma } };
+  return { outputs, message: { tau, verifyR: toHex(verifyRDigest(sidA, r)), verifyU, gamma, nonce: toHex(aliceNonce) } };
 }
 
-function decodeKeep(keep: VoleReceiverKeep): { bits: Uint8Array; transcript: Uint8Array } {
+function decodeKeep(keep: VoleReceiverKeep): { bits: Uint8Array; transcript: Uint8Array; nonce: Uint8Array } {
   if (typeof keep !== 'object' || keep === null) throw badState('the kept state is missing');
   try {
-    return { bits: fromHex(keep.bits, 'bits', COLUMN_BYTES), transcript: fromHex(keep.transcript, 'transcript', 32) };
+    return { bits: fromHex(keep.bits, 'bits', COLUMN_BYTES), transcript: fromHex(keep.transcript, 'transcript', 32), nonce: fromHex(keep.nonce, 'nonce', 32) };
   } catch {
     throw badState('the kept state is malformed');
   }
@@ -264,8 +290,10 @@ export function voleReceiverFinish(setup: VoleReceiverSetup, sid: Uint8Array, ga
   const kept = decodeKeep(keep);
   if (!isScalar(chi) || inputOf(gadget, kept.bits) !== chi) throw badState('chi does not match the kept choice bits');
   const m = decodeMulMessage(message, culprit);
-  const { chiTilde, chiHat } = mulChallenges(sid, kept.transcript, m.tauBytes);
-  const v = oteReceiverOutputs(setup.seeds0, sid, OT_WIDTH);
+  const sidB = freshSid(sid, 'bob', kept.nonce);
+  const sidA = freshSid(sidB, 'alice', nonceOf((message as { nonce?: unknown } | null)?.nonce, culprit, 'multiplication'));
+  const { chiTilde, chiHat } = mulChallenges(sidA, kept.transcript, m.tauBytes);
+  const v = oteReceiverOutputs(setup.seeds0, sidB, OT_WIDTH, sidA);
   const x = new Array<bigint>(XI);
   for (let k = 0; k < XI; k++) x[k] = BigInt((kept.bits[k >> 3] >>> (k & 7)) & 1);
   wipe(kept.bits);
@@ -288,7 +316,7 @@ export function voleReceiverFinish(setup: VoleReceiverSetup, sid: Uint8Array, ga
   }
   v.fill(0n);
   x.fill(0n);
-  if (!equalBytes(verifyRDigest(sid, r), m.verifyR)) {
+  if (!equalBytes(verifyRDigest(sidA, r), m.verifyR)) {
     outputs.fill(0n);
     throw new ProtocolAbort('dkls.mul_check', culprit, `${culprit}'s multiplication message fails the consistency check`);
   }

@@ -194,3 +194,22 @@ test('presigning: a commitment signed twice (equivocation) names its signer; a f
   }, 'presign.forged-echo');
   expectAbort(forged, 'node-c', 'presign.bad_echo', 'node-b');
 });
+
+test('two sessions under one presignature id (a replay, or a restored node) reveal no key share', () => {
+  // The attack a coordinator could run if both sessions expanded the same OT-extension PRG and
+  // hashed the same rows: on a row where Bob's choice differs between the runs, Alice's two
+  // random OTs swap, so (τ + τ' + γ + γ')/2 on the key-share slot is her λ·x. Fresh nonces of
+  // Bob (PRG) and Alice (row hashes) make the two runs unrelated.
+  const quorum = ['node-a', 'node-b'];
+  const twice = [runPresign(K23, quorum, ['same-id'], {}, 'replay-1'), runPresign(K23, quorum, ['same-id'], {}, 'replay-2')];
+  const lam = (p: string) => lagrangeCoefficient(secp, [1n, 2n], BigInt(quorum.indexOf(p) + 1));
+  for (const alice of quorum) {
+    const truth = secp.Fn.mul(secp.decodeScalar(K23.results[alice].secretShare), lam(alice));
+    const [m1, m2] = twice.map((o) => o.round2[`${alice}>${quorum.find((q) => q !== alice)}`].items[0].mul);
+    const tau = (m: { tau: string }, k: number) => BigInt('0x' + m.tau.slice((416 + k) * 64, (416 + k + 1) * 64));
+    for (let k = 0; k < 16; k++) {
+      const s = secp.Fn.div(secp.Fn.add(secp.Fn.add(tau(m1, k), tau(m2, k)), secp.Fn.add(BigInt('0x' + m1.gamma[1]), BigInt('0x' + m2.gamma[1]))), 2n);
+      assert.notEqual(s, truth, `row ${k} of ${alice}'s multiplications reveals its key share`);
+    }
+  }
+});

@@ -32,7 +32,7 @@ export type PresignHooks = {
   deliverBroadcast?: (from: string, to: string, msg: Inbound<Round1Broadcast>, ids: TestIdentities) => Inbound<Round1Broadcast>;
 };
 
-export type PresignOutcome = { shares: Record<string, PresignShare[]>; errors: Record<string, any>; ids: TestIdentities };
+export type PresignOutcome = { shares: Record<string, PresignShare[]>; errors: Record<string, any>; ids: TestIdentities; round2: Record<string, Round2Direct> };
 
 /** Runs the three presigning rounds for `quorum`; each state goes through JSON between rounds. */
 export function runPresign(keys: EcdsaKeySet, quorum: string[], presignIds: string[], hooks: PresignHooks = {}, session = 'presign.test'): PresignOutcome {
@@ -79,7 +79,7 @@ export function runPresign(keys: EcdsaKeySet, quorum: string[], presignIds: stri
       errors[p] = e;
     }
   }
-  return { shares, errors, ids };
+  return { shares, errors, ids, round2: Object.fromEntries([...d2].map(([k, m]) => [k, m.payload])) };
 }
 
 export function maskKeysOf(keys: EcdsaKeySet, self: string, quorum: string[]): Record<string, string> {

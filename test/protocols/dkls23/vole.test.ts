@@ -6,8 +6,8 @@ import type { Rng } from '../../../src/crypto/random.ts';
 import { hashToScalar } from '../../../src/crypto/transcript.ts';
 import { KAPPA, XI, decodeOteMessage, oteReceiverOutputs, oteSenderOutputs } from '../../../src/protocols/dkls23/ote.ts';
 import {
-  L, OT_WIDTH, gadgetVector, mulChallenges, verifyRDigest, voleReceiverFinish, voleReceiverRound1, voleSenderRound2,
-  type MulMessage, type OteMessage, type VoleReceiverSetup, type VoleSenderSetup,
+  L, OT_WIDTH, freshSid, gadgetVector, mulChallenges, verifyRDigest, voleReceiverFinish, voleReceiverRound1, voleSenderRound2,
+  type MulMessage, type VoleOteMessage as OteMessage, type VoleReceiverSetup, type VoleSenderSetup,
 } from '../../../src/protocols/dkls23/vole.ts';
 import { seededRng } from '../../crypto/rng.ts';
 import { abortOf } from './abort.ts';
@@ -136,25 +136,30 @@ describe('a cheating Alice', () => {
 
   // A malicious Alice run by hand: her random OTs, Bob's (to state what his check would compute),
   // and her consistent answer (r and u for the real challenges) to whatever τ she chose.
-  const { v0, v1 } = oteSenderOutputs(t.setup.alice.delta, t.setup.alice.seeds, t.sid, decodeOteMessage(t.ote, 'bob'), OT_WIDTH, 'bob');
-  const vB = oteReceiverOutputs(t.setup.bob.seeds0, t.sid, OT_WIDTH);
+  // Her session ids: Bob's fresh one from his nonce, hers from a nonce she picks.
+  const aliceNonce = new Uint8Array(32).fill(7);
+  const sidB = freshSid(t.sid, 'bob', fromHex(t.ote.nonce));
+  const sidA = freshSid(sidB, 'alice', aliceNonce);
+  const { v0, v1 } = oteSenderOutputs(t.setup.alice.delta, t.setup.alice.seeds, sidB, decodeOteMessage(t.ote, 'bob'), OT_WIDTH, 'bob', sidA);
+  const vB = oteReceiverOutputs(t.setup.bob.seeds0, sidB, OT_WIDTH, sidA);
   const aT = [G.randomScalar(rng), G.randomScalar(rng)], aH = [G.randomScalar(rng), G.randomScalar(rng)];
   const tauFor = (corr: (w: number, k: number) => bigint) => Array.from({ length: OT_WIDTH * XI }, (_, i) => mod(v1[i] - v0[i] + corr(Math.floor(i / XI), i % XI)));
   const answer = (tau: bigint[]): MulMessage => {
     const tauHex = tau.map(hex32).join('');
-    const { chiTilde, chiHat } = mulChallenges(t.sid, fromHex(t.r1.keep.transcript), fromHex(tauHex));
+    const { chiTilde, chiHat } = mulChallenges(sidA, fromHex(t.r1.keep.transcript), fromHex(tauHex));
     const r = Array.from({ length: L * XI }, (_, i) => hex32(mod(chiTilde[Math.floor(i / XI)] * v0[i] + chiHat[Math.floor(i / XI)] * v0[L * XI + i])));
     return {
       tau: tauHex,
-      verifyR: toHex(verifyRDigest(t.sid, r)),
+      verifyR: toHex(verifyRDigest(sidA, r)),
       verifyU: [0, 1].map((l) => hex32(mod(chiTilde[l] * aT[l] + chiHat[l] * aH[l]))),
       gamma: [0, 1].map((l) => hex32(mod(t.inputs[l] - aT[l]))),
+      nonce: toHex(aliceNonce),
     };
   };
   // Her best guess of the challenges before fixing τ: those of the honest τ. If the challenges did
   // not depend on τ (derived from Bob's message alone), the guess would be exact.
   const honestTau = tauFor((w) => (w < L ? aT : aH)[w % L]);
-  const guess = mulChallenges(t.sid, fromHex(t.r1.keep.transcript), fromHex(honestTau.map(hex32).join('')));
+  const guess = mulChallenges(sidA, fromHex(t.r1.keep.transcript), fromHex(honestTau.map(hex32).join('')));
   const aliceOutput = (l: number) => t.gadget.reduce((acc, g, k) => acc + g * v0[l * XI + k], 0n);
   // Correlations (ã + 1, β) on row k0 with χ̃*·(ã + 1) + χ̂*·β = χ̃*·ã + χ̂*·â, honest elsewhere.
   const offLine = (k0: number, pT: bigint[], pH: bigint[]) => (w: number, k: number) => {

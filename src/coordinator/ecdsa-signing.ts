@@ -24,7 +24,7 @@ import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 export type EcdsaSignInput = { digest: Uint8Array; derivationPath?: string; requestId: string };
 export type EcdsaOutcome = { signature: string; recoveryId: 0 | 1; publicKey: string; signers: string[]; presigned: boolean };
 
-/** Presignatures made by a sign call that found its quorum's pool empty: one for itself, the rest pooled. */
+/** Presignatures made by a sign call that found its quorum's pool empty under load: one for itself, the rest pooled. */
 const UNCACHED_BATCH = 4;
 
 type Ack = { keyId: string; quorum: string[]; presignatures: { id: string; R: string }[] };
@@ -116,8 +116,9 @@ export class EcdsaSigning {
     const presigned = presig !== undefined;
     this.#onPool(presigned, qname);
     if (!presig) {
-      // Presigning a few at once costs little more than one and refills the pool under load.
-      await this.presign(key, quorum, UNCACHED_BATCH);
+      // Alone, a call presigns just its own (the shortest uncached latency); with other calls in
+      // flight it presigns a few, which costs little more than one and refills the pool under load.
+      await this.presign(key, quorum, this.inflight > 1 ? UNCACHED_BATCH : 1);
       presig = this.#store.takePresignature(key.id, qname);
       if (!presig) throw new UnavailableError('pool.empty', `no presignature could be made for quorum ${qname}`);
     }

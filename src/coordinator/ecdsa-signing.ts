@@ -107,7 +107,7 @@ export class EcdsaSigning {
     const group = JSON.parse(key.group_public) as GroupPublic & { chainCode?: string };
     if (!group.chainCode) throw new CustosError('key.no_chain_code', `key ${key.id} has no chain code`, { status: 500 });
     const derived = deriveNonHardened({ publicKey: fromHex(group.publicKey), chainCode: fromHex(group.chainCode) }, parseDerivationPath(input.derivationPath ?? 'm'));
-    return withQuorumRetries(this.#deps(), key, input.requestId, ['presign.unknown', 'presign.reused'], (q) => this.#signWith(key, q, input, derived.publicKey));
+    return withQuorumRetries(this.#deps(), key, input.requestId, ['presign.unknown', 'presign.reused'], (q) => this.#signWith(key, q, input, derived.publicKey), ['presign.pair_retired']);
   }
 
   async #signWith(key: CoordKeyRow, quorum: string[], input: EcdsaSignInput, publicKey: Uint8Array): Promise<EcdsaOutcome> {

@@ -7,6 +7,7 @@ import { isEcdsa, type Scheme } from '../common/schemes.ts';
 
 /** Presignatures made per presigning session in the background: small, so a session never holds a node long. */
 const ECDSA_BATCH = 16;
+const UNUSABLE_QUORUM_BACKOFF_MS = 10 * 60_000;
 import { MAX_POOLED_QUORUMS, quorumsOf } from './quorum.ts';
 
 /**
@@ -16,6 +17,7 @@ import { MAX_POOLED_QUORUMS, quorumsOf } from './quorum.ts';
 export class PoolKeeper {
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
+  readonly #skipUntil = new Map<string, number>();
   readonly store: CoordinatorStore;
   readonly cluster: Cluster;
   readonly signing: SigningService;
@@ -48,13 +50,17 @@ export class PoolKeeper {
         if (qs.length > MAX_POOLED_QUORUMS) continue;
         for (const q of qs) {
           if (!q.every((p) => this.cluster.isUp(p))) continue;
+          if ((this.#skipUntil.get(`${key.id}|${q.join(',')}`) ?? 0) > Date.now()) continue;
           if (this.store.poolLevel(key.id, q.join(',')) >= this.opts.low) continue;
           const refill = async () => {
             try {
               if (isEcdsa(key.scheme as Scheme)) await this.ecdsa.presign(key, q, Math.min(this.opts.batch, ECDSA_BATCH));
               else await this.signing.refill(key, q, this.opts.batch);
             } catch (e) {
-              this.log.warn('pool.refill_failed', { key: key.id, quorum: q.join(','), code: (e as { code?: string }).code ?? 'error' });
+              const code = (e as { code?: string }).code ?? 'error';
+              // A quorum a node refuses for good (a retired OT pair) is not retried every tick.
+              if (code === 'presign.pair_retired') this.#skipUntil.set(`${key.id}|${q.join(',')}`, Date.now() + UNUSABLE_QUORUM_BACKOFF_MS);
+              this.log.warn('pool.refill_failed', { key: key.id, quorum: q.join(','), code });
             }
           };
           if (isEcdsa(key.scheme as Scheme)) ecdsaWork.push(refill);

@@ -24,14 +24,19 @@ export function candidateQuorums(d: QuorumRetryDeps, key: CoordKeyRow): string[]
   return live.sort((a, b) => suspects(a) - suspects(b) || d.store.poolLevel(key.id, b.join(',')) - d.store.poolLevel(key.id, a.join(',')));
 }
 
-export async function withQuorumRetries<T>(d: QuorumRetryDeps, key: CoordKeyRow, requestId: string, staleCodes: readonly string[], attemptWith: (quorum: string[], attempt: number) => Promise<T>): Promise<T> {
+export async function withQuorumRetries<T>(d: QuorumRetryDeps, key: CoordKeyRow, requestId: string, staleCodes: readonly string[], attemptWith: (quorum: string[], attempt: number) => Promise<T>, unusableCodes: readonly string[] = []): Promise<T> {
   let lastError: unknown;
+  // Quorums a node declared unusable for this key (e.g. a retired OT pair): skipped for this call.
+  const unusable = new Set<string>();
+  const candidates = () => candidateQuorums(d, key).filter((q) => !unusable.has(q.join(',')));
   for (let attempt = 0; attempt < 3; attempt++) {
-    let quorums = candidateQuorums(d, key);
+    let quorums = candidates();
     if (quorums.length === 0) {
       await d.cluster.probe();
-      quorums = candidateQuorums(d, key);
+      quorums = candidates();
     }
+    // Every reachable quorum was refused for good: that refusal, not "unreachable", is the answer.
+    if (quorums.length === 0 && unusable.size > 0 && lastError) throw lastError;
     if (quorums.length === 0) throw new UnavailableError('quorum.unavailable', `fewer than ${key.threshold} nodes of key ${key.id} are reachable`);
     const q = quorums[0];
     try {
@@ -44,7 +49,7 @@ export async function withQuorumRetries<T>(d: QuorumRetryDeps, key: CoordKeyRow,
         d.cluster.suspect(e.culprit);
         d.onCulprit?.(e.culprit, e.code);
         d.log.warn('sign.culprit', { request: requestId, culprit: e.culprit, code: e.code });
-        const next = candidateQuorums(d, key)[0];
+        const next = candidates()[0];
         if (next && !next.some((p) => d.cluster.isSuspect(p))) continue;
       }
       if (e instanceof CustosError && staleCodes.includes(e.code)) {
@@ -52,6 +57,12 @@ export async function withQuorumRetries<T>(d: QuorumRetryDeps, key: CoordKeyRow,
         // the pool of this quorum is stale. Drop it and retry with fresh material.
         d.store.purgePool(key.id, q.join(','));
         d.log.warn('pool.stale', { request: requestId, quorum: q.join(','), code: e.code });
+        continue;
+      }
+      if (e instanceof CustosError && unusableCodes.includes(e.code)) {
+        unusable.add(q.join(','));
+        d.store.purgePool(key.id, q.join(','));
+        d.log.warn('quorum.unusable', { request: requestId, quorum: q.join(','), code: e.code });
         continue;
       }
       if (e instanceof CustosError && e.code === 'node.unreachable') {

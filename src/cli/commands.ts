@@ -27,6 +27,7 @@ Commands:
   keys list     list keys
   keys show     show a key; --verify checks its node attestations against the genesis
   sign          sign a message with a key
+  audit         verify a node's audit log (audit verify)
   status        show node reachability and pool levels
 
 Environment: CUSTOS_HOME (state directory, default ./.custos), CUSTOS_PORT (API port, default 8700),
@@ -66,6 +67,13 @@ Options: --url URL (default $CUSTOS_URL)`,
 Signs with the threshold key and prints the JSON result. FROST keys sign a message (--hex bytes
 or --text UTF-8); ecdsa-secp256k1 keys sign a 32-byte --digest, optionally under the
 non-hardened BIP32 --path (e.g. m/44/60/0/0/7).`,
+  audit: `Usage: custos audit verify --party ID (--file LOG.jsonl | --node-url URL) [--anchors FILE | --url URL] [--genesis PATH]
+
+Verifies one party's audit log: the hash chain, every entry's signature by the party's identity
+key (from the genesis), and the signed anchors (sequence, head) the party handed out with its
+shares, fetched from the coordinator (--url, default $CUSTOS_URL) or read from a file. Names the
+exact entry that was edited, deleted or moved, or where the tail was cut. Exit 0 if intact, 1 if
+not. The log comes from a file (JSONL, as GET /v1/audit on a node returns it) or from the node.`,
   status: `Usage: custos status [--url URL]
 
 Prints node reachability (GET /healthz) and nonce pool levels from the coordinator.`,
@@ -87,6 +95,7 @@ export async function runCli(argv: string[]): Promise<number> {
       case 'keys': return await cmdKeys(rest);
       case 'sign': return await cmdSign(rest);
       case 'status': return await cmdStatus(rest);
+      case 'audit': return await cmdAudit(rest);
       default: throw new ValidationError(`unknown command ${JSON.stringify(cmd)}; run "custos --help"`, { code: 'cli.usage' });
     }
   } catch (e) {
@@ -205,6 +214,28 @@ async function cmdKeys(argv: string[]): Promise<number> {
     }
     default: throw new ValidationError(`unknown keys subcommand ${JSON.stringify(sub)}`, { code: 'cli.usage' });
   }
+}
+
+async function cmdAudit(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') { print(HELP.audit); return sub === undefined ? 2 : 0; }
+  if (sub !== 'verify') throw new ValidationError(`unknown audit subcommand ${JSON.stringify(sub)}`, { code: 'cli.usage' });
+  const { values } = parse(rest, { party: { type: 'string' }, file: { type: 'string' }, 'node-url': { type: 'string' }, anchors: { type: 'string' }, url: { type: 'string' }, genesis: { type: 'string' } } as const);
+  if (values.help) { print(HELP.audit); return 0; }
+  if (!values.party) throw new ValidationError('--party is required', { code: 'cli.usage' });
+  if ((values.file === undefined) === (values['node-url'] === undefined)) throw new ValidationError('give exactly one of --file or --node-url', { code: 'cli.usage' });
+  const { parseAuditJsonl, verifyAuditLog } = await import('../wire/audit-chain.ts');
+  const gpath = values.genesis ?? join(defaultHome(), 'genesis.json');
+  const genesis = parseGenesis(JSON.parse(readFileSync(gpath, 'utf8')));
+  const node = genesis.nodes.find((n) => n.id === values.party);
+  if (!node) throw new ValidationError(`${values.party} is not a node of the genesis ${gpath}`, { code: 'cli.usage' });
+  const text = values.file !== undefined ? readFileSync(values.file, 'utf8') : await new ApiClient(values['node-url']!).text('/v1/audit');
+  const anchors = values.anchors !== undefined
+    ? JSON.parse(readFileSync(values.anchors, 'utf8')).anchors
+    : ((await new ApiClient(values.url ?? defaultUrl()).get('/v1/audit/anchors')) as { anchors: unknown[] }).anchors;
+  const out = verifyAuditLog(values.party, fromHex(node.identityKey), parseAuditJsonl(text), anchors as never);
+  print({ party: values.party, intact: true, entries: out.count, lastSeq: out.seq, head: out.head, anchorsChecked: (anchors as { party?: string }[]).filter((a) => a.party === values.party).length });
+  return 0;
 }
 
 async function cmdSign(argv: string[]): Promise<number> {

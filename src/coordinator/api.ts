@@ -170,6 +170,10 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     return out;
   });
 
+  // The latest audit anchor each node handed out with a share: `custos audit verify` checks node
+  // logs against them, so a log cut short after the fact is caught.
+  app.get('/v1/audit/anchors', async () => ({ anchors: d.store.anchors().map((a) => JSON.parse(a)) }));
+
   app.get('/v1/requests/:id', { schema: { params: S.idParam } }, async (req) => {
     const id = (req.params as { id: string }).id;
     const r = d.store.getRequest(id);

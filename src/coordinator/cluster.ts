@@ -1,5 +1,6 @@
 import { genesisHash, identityKeys, type Genesis } from '../wire/genesis.ts';
-import { EnvelopeVerifier, parseEnvelope, type Envelope } from '../wire/envelope.ts';
+import { EnvelopeVerifier, parseEnvelope, verifyIdentitySignature, type Envelope } from '../wire/envelope.ts';
+import { anchorBytes, type AuditAnchor } from '../wire/audit-chain.ts';
 import { verifyNonceCommitment, type SignedNonceCommitment } from '../wire/nonce-commitment.ts';
 import { NodeClient, type NodeEndpoint } from './node-client.ts';
 import { ConfigError, ProtocolAbort } from '../common/errors.ts';
@@ -45,6 +46,14 @@ export class Cluster {
     }
     this.verifier.verify(e, { ...expect, from, relayed: false });
     return e;
+  }
+
+  /** Keeps the audit anchor a node handed out with its share, if it is signed by that node. */
+  keepAnchor(store: { recordAnchor(party: string, seq: number, anchor: string): void }, from: string, anchor: unknown): void {
+    const a = anchor as AuditAnchor | undefined;
+    const key = this.#identityKeys[from];
+    if (!a || a.party !== from || !Number.isSafeInteger(a.seq) || typeof a.head !== 'string' || typeof a.sig !== 'string' || !key) return;
+    if (verifyIdentitySignature(key, anchorBytes(a), a.sig)) store.recordAnchor(from, a.seq, JSON.stringify(a));
   }
 
   /** Checks a pooled nonce commitment's signature by its owner. */

@@ -127,8 +127,9 @@ export class EcdsaSigning {
     const answers = await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/ecdsa', { keyId: key.id, presignId: presig!.id, quorum, request })));
     const partials = answers.map((a, i) => {
       const env = this.#cluster.checkAnswer(a, quorum[i], { session, round: 'sign/ecdsa', to: 'coordinator' });
-      const p = env.payload as unknown as PartialSignature & { presignId?: string };
+      const p = env.payload as unknown as PartialSignature & { presignId?: string; audit?: unknown };
       if (p?.presignId !== presig!.id) throw new ProtocolAbort('sign.bad_share', quorum[i], `${quorum[i]} answered for another presignature`);
+      this.#cluster.keepAnchor(this.#store, quorum[i], p.audit);
       return { from: quorum[i], partial: { u: p.u, w: p.w } };
     });
     const keySession = dkgSessionId(key.id, { scheme: key.scheme, threshold: key.threshold, parties: JSON.parse(key.parties) });

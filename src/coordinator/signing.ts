@@ -63,8 +63,9 @@ export class SigningService {
       .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/share', to: 'coordinator' }));
     const byParty: Record<string, string> = {};
     shares.forEach((s, i) => {
-      const p = s?.payload as { share?: unknown } | undefined;
+      const p = s?.payload as { share?: unknown; audit?: unknown } | undefined;
       if (s?.from !== quorum[i] || typeof p?.share !== 'string') throw new ProtocolAbort('frost.bad_share', quorum[i], `${quorum[i]} did not return a signature share`);
+      this.#cluster.keepAnchor(this.#store, quorum[i], p.audit);
       byParty[quorum[i]] = p.share;
     });
     const group = JSON.parse(key.group_public) as GroupPublic;

@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS presign_pool (
   r_point TEXT NOT NULL,
   created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit_anchors (
+  party TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  anchor TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS presign_pool_by_quorum ON presign_pool (key_id, quorum, created_at);
 `;
 
@@ -115,6 +120,17 @@ export class CoordinatorStore extends SqliteStore {
   purgePool(keyId: string, quorum: string): void {
     this.db.prepare('DELETE FROM nonce_pool WHERE key_id = ? AND quorum = ?').run(keyId, quorum);
     this.db.prepare('DELETE FROM presign_pool WHERE key_id = ? AND quorum = ?').run(keyId, quorum);
+  }
+
+  /**
+   * Keeps the latest audit anchor (signed (sequence, head)) each node handed out with a share,
+   * so a node's log cut short later is caught by `custos audit verify`. Checked by the caller.
+   */
+  recordAnchor(party: string, seq: number, anchor: string): void {
+    this.db.prepare('INSERT INTO audit_anchors (party, seq, anchor) VALUES (?, ?, ?) ON CONFLICT(party) DO UPDATE SET seq = excluded.seq, anchor = excluded.anchor WHERE excluded.seq > audit_anchors.seq').run(party, seq, anchor);
+  }
+  anchors(): string[] {
+    return (this.db.prepare('SELECT anchor FROM audit_anchors ORDER BY party').all() as { anchor: string }[]).map((r) => r.anchor);
   }
 
   /** Pools finished presignatures (public part only: id and R) of one quorum. */

@@ -16,6 +16,7 @@ import { partialSign, type PartialSignature } from '../protocols/dkls23/sign.ts'
 import { parseEnvelope, type Envelope, type EnvelopeVerifier } from '../wire/envelope.ts';
 import type { KeyRow, NodeStore } from './store.ts';
 import type { WorkerPool } from '../common/worker-pool.ts';
+import type { NodeAudit } from './audit.ts';
 
 /**
  * A node's side of threshold ECDSA (DKLs23): presigning rounds for a batch of presignatures of one
@@ -45,6 +46,7 @@ export type EcdsaDeps = {
   pool?: WorkerPool;
   /** Identity keys of the genesis (hex), for echo checks inside a worker. */
   identityKeys: Record<string, string>;
+  audit: NodeAudit;
 };
 
 /** The request a node signs: the whole client request, not only its digest. */
@@ -245,6 +247,7 @@ export class EcdsaNode {
             this.#d.store.abortPresignSessionsWith(s.key_id, e.culprit, `presign.pair_retired: the OT setup with ${e.culprit} was retired`);
           }
           this.#d.store.abortPresignSession(sessionId, `${e.code}: ${e.message}`);
+          this.#d.audit.append('presign.aborted', { key: s.key_id, session: sessionId, code: e.code, culprit: e.culprit ?? null });
         });
         this.#d.log.warn('presign.abort', { session: sessionId, code: e.code, culprit: e.culprit ?? null });
       }
@@ -302,12 +305,17 @@ export class EcdsaNode {
     const opened = JSON.parse(new TextDecoder().decode(this.#d.ks.unseal(p.sealed!, this.#ctx(`${row.id}/${p.id}`, 'presignature')))) as { share: PresignShare; masks: Record<string, string> };
     let partial = partialSign(opened.share, this.#d.id, parties, opened.masks, { digest, publicKey: derived.publicKey, tweak: derived.tweak, binding: bindingBytes });
     if (this.#d.faults?.partial) partial = this.#d.faults.partial(partial);
-    const env = this.#d.envelope(`sign:${input.presignId}`, 'sign/ecdsa', 'coordinator', { keyId: input.keyId, presignId: input.presignId, binding, ...partial } as Json);
-    // Burn before release: once this commits the presignature is gone; a crash now loses only the answer.
-    this.#d.store.burnPresignature(p.id, binding, JSON.stringify(env));
+    // Burn before release, with the audit entry in the same transaction: once this commits the
+    // presignature is gone, and a crash now loses only the answer; no entry, no answer.
+    let env: Envelope | undefined;
+    this.#d.store.tx(() => {
+      const entry = this.#d.audit.append('share.released', { scheme: row.scheme, key: input.keyId, presignature: p.id, request: req.requestId, binding });
+      env = this.#d.envelope(`sign:${input.presignId}`, 'sign/ecdsa', 'coordinator', { keyId: input.keyId, presignId: input.presignId, binding, ...partial, audit: this.#d.audit.anchor(entry) } as unknown as Json);
+      this.#d.store.burnPresignature(p.id, binding, JSON.stringify(env));
+    });
     this.#d.faults?.afterBurn?.(p.id);
     this.#d.log.info('sign.ecdsa_share_released', { key: input.keyId, presignature: p.id });
-    return env;
+    return env!;
   }
 }
 

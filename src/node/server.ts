@@ -18,6 +18,11 @@ export function buildNodeServer(svc: NodeService, log: Logger, opts: { bodyLimit
   installProblemHandlers(app, log);
 
   app.get('/v1/info', async () => svc.info());
+  // The node's audit log as JSONL (verify with `custos audit verify`).
+  app.get('/v1/audit', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { after: { type: 'string', pattern: '^[0-9]{1,15}$' } } } } }, async (req, reply) => {
+    void reply.type('application/x-ndjson');
+    return svc.audit.jsonl(Number((req.query as { after?: string }).after ?? 0));
+  });
   app.get('/v1/keys', async () => ({ keys: svc.listKeys() }));
   app.get('/v1/keys/:id/public', { schema: { params: { type: 'object', properties: { id } } } }, async (req) => svc.keyPublic((req.params as { id: string }).id));
 

@@ -17,6 +17,7 @@ import { commitNonce, partialSign, publicKeyReport, type KeyPublic } from '../si
 import { commitmentIsValid } from '../protocols/frost/index.ts';
 import type { DkgSessionRow, NodeStore } from './store.ts';
 import { EcdsaNode, type EcdsaFaults } from './ecdsa.ts';
+import { NodeAudit } from './audit.ts';
 import type { WorkerPool } from '../common/worker-pool.ts';
 import type { Logger } from '../common/logger.ts';
 
@@ -72,6 +73,8 @@ export class NodeService {
   readonly #faults: NodeFaults;
   /** Threshold ECDSA (DKLs23) presigning and signing. */
   readonly ecdsa: EcdsaNode;
+  /** This node's hash-chained, HSM-signed audit log. */
+  readonly audit: NodeAudit;
 
   constructor(opts: { id: string; genesis: Genesis; keystore: Keystore; store: NodeStore; logger: Logger; faults?: NodeFaults; workers?: WorkerPool }) {
     this.#faults = opts.faults ?? {};
@@ -86,7 +89,9 @@ export class NodeService {
     if (me.identityKey !== toHex(this.#ks.identityPublicKey())) throw new CustosError('config.identity_mismatch', `the identity key in this node's HSM token is not the one the genesis lists for ${opts.id}`);
     if (me.encryptionKey !== toHex(this.#ks.encryptionPublicKey())) throw new CustosError('config.identity_mismatch', `the encryption key in this node's HSM token is not the one the genesis lists for ${opts.id}`);
     this.#verifier = new EnvelopeVerifier(this.cluster, identityKeys(opts.genesis));
+    this.audit = new NodeAudit(this.#store, this.id, this.#sign);
     this.ecdsa = new EcdsaNode({
+      audit: this.audit,
       id: this.id, cluster: this.cluster, ks: this.#ks, store: this.#store, verifier: this.#verifier, log: this.#log, faults: this.#faults.ecdsa, pool: opts.workers,
       identityKeys: Object.fromEntries(opts.genesis.nodes.map((n) => [n.id, n.identityKey])),
       envelope: (session, round, to, payload) => this.#envelope(session, round, to, payload),
@@ -181,7 +186,10 @@ export class NodeService {
       return fn();
     } catch (e) {
       if (e instanceof ProtocolAbort || e instanceof AuthenticationError) {
-        this.#store.abortDkg(sessionId, `${e.code}: ${e.message}`);
+        this.#store.tx(() => {
+          this.#store.abortDkg(sessionId, `${e.code}: ${e.message}`);
+          this.audit.append('dkg.aborted', { session: sessionId, code: e.code, culprit: e.culprit ?? null });
+        });
         this.#log.warn('dkg.abort', { session: sessionId, code: e.code, culprit: e.culprit ?? null });
       }
       throw e;
@@ -292,6 +300,7 @@ export class NodeService {
       this.#store.tx(() => {
         for (const e of envelopes) this.#store.recordSeen(sessionId, e.round, e.from, toHex(payloadDigest(e.payload)));
         this.#store.activateKey(s0.key_id, JSON.stringify(all));
+        this.audit.append('key.created', { key: s0.key_id, scheme: params.scheme, threshold: params.threshold, parties: params.parties, publicKey: mine.publicKey, transcriptHash: mine.transcriptHash });
         this.#store.advanceDkg(sessionId, 'dkg/3', null, digest, s0.output, 'done');
       });
       return { keyId: s0.key_id, publicKey: mine.publicKey, attestations: all };
@@ -417,15 +426,18 @@ export class NodeService {
       wipe(share, nonceSecret);
     }
     if (this.#faults.signatureShare) sigShare = this.#faults.signatureShare(sigShare);
-    const env = this.#envelope(input.sessionId, 'sign/share', 'coordinator', { keyId: s.key_id, binding: s.binding, share: sigShare });
-    // Burn before release: once this commits the nonce is gone, and a crash now loses only the share.
+    // Burn before release, with the audit entry in the same transaction: once this commits the
+    // nonce is gone, and a crash now loses only the share; if the entry cannot be written, nothing is released.
+    let env: Envelope | undefined;
     this.#store.tx(() => {
       for (const e of envelopes) this.#store.recordSeen(input.sessionId, e.round, e.from, toHex(payloadDigest(e.payload)));
+      const entry = this.audit.append('share.released', { scheme: row.scheme, key: s.key_id, session: input.sessionId, binding: s.binding });
+      env = this.#envelope(input.sessionId, 'sign/share', 'coordinator', { keyId: s.key_id, binding: s.binding, share: sigShare, audit: this.audit.anchor(entry) });
       this.#store.burnNonce(s.own_nonce);
       this.#store.setSignShare(input.sessionId, JSON.stringify(env));
     });
     this.#log.info('sign.share_released', { session: input.sessionId, key: s.key_id });
-    return env;
+    return env!;
   }
 
   /** The key's public package, identical on every party (no per-node fields). */

@@ -11,6 +11,7 @@ import { readJson, startTestCluster, type TestCluster } from '../support/cluster
 import { computeAddress } from 'ethers';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 
 /**
  * Threshold ECDSA through the REST API of a real cluster (three node processes with SoftHSM
@@ -139,6 +140,32 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
     const b = await sign(body, { 'idempotency-key': 'ecdsa-idem-1' });
     assert.equal(a.status, 200);
     assert.deepEqual(b.json, a.json);
+  });
+
+  test('each node keeps a signed, hash-chained audit log; custos audit verify names an edited entry and a cut tail', async () => {
+    const cli = (...args: string[]) => spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', 'audit', 'verify', '--party', 'node-1', '--genesis', join(c.home, 'genesis.json'), '--url', c.url, ...args], { encoding: 'utf8' });
+    const ok = cli('--node-url', c.nodeUrl('node-1'));
+    assert.equal(ok.status, 0, ok.stderr);
+    const report = JSON.parse(ok.stdout);
+    assert.equal(report.intact, true);
+    assert.ok(report.entries >= 2 && report.anchorsChecked === 1, ok.stdout);
+    const text = await (await fetch(`${c.nodeUrl('node-1')}/v1/audit`)).text();
+    const lines = text.trim().split('\n');
+    const kinds = lines.map((l) => JSON.parse(l).kind);
+    assert.equal(kinds[0], 'key.created');
+    assert.ok(kinds.includes('share.released'));
+    const file = join(c.home, 'audit-node-1.jsonl');
+    // An edited entry (its data changed, hash and signature left as they were) is named.
+    const edited = lines.map((l, i) => (i === 1 ? l.replace('"share.released"', '"share.refused"') : l));
+    writeFileSync(file, edited.join('\n') + '\n');
+    const bad = cli('--file', file);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /entry 2 \(line 2\) was edited[\s\S]*audit\.edited/);
+    // A cut tail is caught against the anchor the node handed out with its last share.
+    writeFileSync(file, lines.slice(0, -1).join('\n') + '\n');
+    const cut = cli('--file', file);
+    assert.equal(cut.status, 1);
+    assert.match(cut.stderr, /tail was cut[\s\S]*audit\.truncated/);
   });
 
   test('with each node killed in turn, signatures still come from the pool of the surviving quorum', async () => {

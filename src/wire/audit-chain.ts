@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { canonicalBytes, canonicalJson, type Json } from '../common/canonical-json.ts';
+import { CustosError, ValidationError } from '../common/errors.ts';
+import { toHex } from '../common/bytes.ts';
+import { verifyIdentitySignature, type IdentitySigner } from './envelope.ts';
+
+/**
+ * A tamper-evident audit log: each party's entries form a hash chain (every entry commits to the
+ * previous entry's hash and to its own sequence number) and each entry is signed by the party's
+ * HSM identity key. Editing an entry breaks its hash or signature; deleting one leaves a gap in
+ * the sequence; reordering breaks the links; cutting the tail is caught against an anchor (a
+ * (sequence, head hash) pair signed by the party and held by someone else).
+ */
+export type AuditEntry = {
+  v: 1;
+  party: string;
+  seq: number;
+  time: string;
+  kind: string;
+  data: { [k: string]: Json };
+  /** Hash of the previous entry (64 zero digits for the first). */
+  prev: string;
+  /** SHA-256 of the canonical JSON of every field above. */
+  hash: string;
+  /** P-256 signature (r||s, low s) by the party's identity key over the hash, hex. */
+  sig: string;
+};
+
+/** What a party signs to vouch for its log's length: the latest (sequence, head hash). */
+export type AuditAnchor = { party: string; seq: number; head: string; sig: string };
+
+export const GENESIS_PREV = '0'.repeat(64);
+const ANCHOR_DOMAIN = 'custos/audit-anchor/v1';
+
+export function entryHash(e: Omit<AuditEntry, 'hash' | 'sig'>): string {
+  return createHash('sha256').update(canonicalJson({ v: e.v, party: e.party, seq: e.seq, time: e.time, kind: e.kind, data: e.data, prev: e.prev })).digest('hex');
+}
+
+function hashBytes(hex: string): Uint8Array {
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+/** The next entry after `last` (undefined for the first), hashed and signed. */
+export function nextEntry(party: string, last: Pick<AuditEntry, 'seq' | 'hash'> | undefined, kind: string, data: { [k: string]: Json }, sign: IdentitySigner, now = new Date()): AuditEntry {
+  const body = { v: 1 as const, party, seq: last ? last.seq + 1 : 1, time: now.toISOString(), kind, data, prev: last ? last.hash : GENESIS_PREV };
+  const hash = entryHash(body);
+  return { ...body, hash, sig: toHex(sign(hashBytes(hash))) };
+}
+
+export function anchorBytes(a: Pick<AuditAnchor, 'party' | 'seq' | 'head'>): Uint8Array {
+  return canonicalBytes({ domain: ANCHOR_DOMAIN, party: a.party, seq: a.seq, head: a.head });
+}
+
+export function signAnchor(party: string, head: Pick<AuditEntry, 'seq' | 'hash'>, sign: IdentitySigner): AuditAnchor {
+  return { party, seq: head.seq, head: head.hash, sig: toHex(sign(anchorBytes({ party, seq: head.seq, head: head.hash }))) };
+}
+
+/** A tampered log: `seq` is the sequence number of the first entry that fails, `problem` what. */
+export class AuditTampered extends CustosError {
+  constructor(code: string, message: string, detail: { party: string; seq: number; line?: number }) {
+    super(code, message, { status: 422, detail });
+  }
+}
+
+/**
+ * Verifies one party's log (entries in file order) against its identity key, and against any
+ * anchors it signed: throws AuditTampered naming the first entry that was edited
+ * (`audit.edited`), deleted (`audit.missing`), moved (`audit.reordered`), or the point where the
+ * tail was cut (`audit.truncated`). Returns the head.
+ */
+export function verifyAuditLog(party: string, identityKey: Uint8Array, entries: AuditEntry[], anchors: AuditAnchor[] = []): { count: number; head: string; seq: number } {
+  let prev = GENESIS_PREV;
+  let expected = 1;
+  const bySeq = new Map<number, string>();
+  entries.forEach((e, i) => {
+    const line = i + 1;
+    if (!e || typeof e !== 'object' || e.v !== 1 || e.party !== party || !Number.isSafeInteger(e.seq) || typeof e.hash !== 'string' || typeof e.sig !== 'string') {
+      throw new AuditTampered('audit.malformed', `line ${line} is not an audit entry of ${party}`, { party, seq: typeof e?.seq === 'number' ? e.seq : -1, line });
+    }
+    if (e.seq < expected) throw new AuditTampered('audit.reordered', `entry ${e.seq} (line ${line}) comes after entry ${expected - 1}: entries were reordered or duplicated`, { party, seq: e.seq, line });
+    if (e.seq > expected) {
+      const later = entries.findIndex((x, k) => k > i && x?.seq === expected);
+      if (later >= 0) throw new AuditTampered('audit.reordered', `entry ${expected} was moved from line ${line} to line ${later + 1}: entries were reordered`, { party, seq: expected, line });
+      throw new AuditTampered('audit.missing', `entry ${expected} is missing (line ${line} holds entry ${e.seq}): entries were deleted`, { party, seq: expected, line });
+    }
+    if (entryHash(e) !== e.hash || !verifyIdentitySignature(identityKey, hashBytes(e.hash), e.sig)) {
+      throw new AuditTampered('audit.edited', `entry ${e.seq} (line ${line}) was edited: its hash or signature does not verify`, { party, seq: e.seq, line });
+    }
+    if (e.prev !== prev) throw new AuditTampered('audit.reordered', `entry ${e.seq} (line ${line}) does not follow entry ${e.seq - 1}: the chain is broken`, { party, seq: e.seq, line });
+    bySeq.set(e.seq, e.hash);
+    prev = e.hash;
+    expected++;
+  });
+  const last = expected - 1;
+  for (const a of anchors) {
+    if (a.party !== party) continue;
+    if (!verifyIdentitySignature(identityKey, anchorBytes(a), a.sig)) throw new ValidationError(`an anchor claimed to be by ${party} is not signed by it`, { code: 'audit.bad_anchor' });
+    if (a.seq > last) throw new AuditTampered('audit.truncated', `the log ends at entry ${last}, but ${party} signed an anchor for entry ${a.seq}: the tail was cut`, { party, seq: last + 1 });
+    if (bySeq.get(a.seq) !== a.head) throw new AuditTampered('audit.edited', `entry ${a.seq} differs from the one ${party} anchored: the log was rewritten from there`, { party, seq: a.seq });
+  }
+  return { count: entries.length, head: prev, seq: last };
+}
+
+/** Parses JSONL (one entry per line); a line that is not JSON is named. */
+export function parseAuditJsonl(text: string): AuditEntry[] {
+  return text.split('\n').filter((l) => l.trim() !== '').map((l, i) => {
+    try {
+      return JSON.parse(l) as AuditEntry;
+    } catch {
+      throw new ValidationError(`line ${i + 1} of the audit log is not JSON`, { code: 'audit.malformed' });
+    }
+  });
+}

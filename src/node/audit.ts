@@ -2,6 +2,7 @@ import type { Json } from '../common/canonical-json.ts';
 import { nextEntry, signAnchor, type AuditAnchor, type AuditEntry } from '../wire/audit-chain.ts';
 import type { IdentitySigner } from '../wire/envelope.ts';
 import type { NodeStore } from './store.ts';
+import { syslogLine } from '../wire/audit-syslog.ts';
 
 /**
  * The node's own audit log (wire/audit-chain.ts): entries hash-chained and signed by the node's
@@ -35,5 +36,10 @@ export class NodeAudit {
   /** Entries after `after`, as JSONL. */
   jsonl(after = 0, limit = 10_000): string {
     return this.#store.auditEntries(after, limit).map((l) => l + '\n').join('');
+  }
+
+  /** Entries after `after`, as RFC 5424 syslog lines (wire/audit-syslog.ts) for a SIEM. */
+  syslog(after = 0, limit = 10_000): string {
+    return this.#store.auditEntries(after, limit).map((l) => syslogLine(JSON.parse(l) as AuditEntry, this.#party) + '\n').join('');
   }
 }

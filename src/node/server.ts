@@ -18,10 +18,16 @@ export function buildNodeServer(svc: NodeService, log: Logger, opts: { bodyLimit
   installProblemHandlers(app, log);
 
   app.get('/v1/info', async () => svc.info());
-  // The node's audit log as JSONL (verify with `custos audit verify`).
-  app.get('/v1/audit', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { after: { type: 'string', pattern: '^[0-9]{1,15}$' } } } } }, async (req, reply) => {
+  // The node's audit log as JSONL (verify with `custos audit verify`) or RFC 5424 syslog lines.
+  app.get('/v1/audit', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { after: { type: 'string', pattern: '^[0-9]{1,15}$' }, format: { type: 'string', enum: ['jsonl', 'syslog'] } } } } }, async (req, reply) => {
+    const q = req.query as { after?: string; format?: 'jsonl' | 'syslog' };
+    const after = Number(q.after ?? 0);
+    if (q.format === 'syslog') {
+      void reply.type('text/plain; charset=utf-8');
+      return svc.audit.syslog(after);
+    }
     void reply.type('application/x-ndjson');
-    return svc.audit.jsonl(Number((req.query as { after?: string }).after ?? 0));
+    return svc.audit.jsonl(after);
   });
   app.get('/v1/keys', async () => ({ keys: svc.listKeys() }));
   app.get('/v1/keys/:id/public', { schema: { params: { type: 'object', properties: { id } } } }, async (req) => svc.keyPublic((req.params as { id: string }).id));

@@ -154,6 +154,9 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
     const kinds = lines.map((l) => JSON.parse(l).kind);
     assert.equal(kinds[0], 'key.created');
     assert.ok(kinds.includes('share.released'));
+    const syslog = await (await fetch(`${c.nodeUrl('node-1')}/v1/audit?format=syslog`)).text();
+    assert.equal(syslog.trim().split('\n').length, lines.length, 'one syslog line per entry');
+    assert.match(syslog, /^<\d+>1 \S+ node-1 custos - key\.created \[custos@32473 party="node-1" seq="1" /);
     const file = join(c.home, 'audit-node-1.jsonl');
     // An edited entry (its data changed, hash and signature left as they were) is named.
     const edited = lines.map((l, i) => (i === 1 ? l.replace('"share.released"', '"share.refused"') : l));

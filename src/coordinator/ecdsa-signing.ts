@@ -10,7 +10,7 @@ import { dkgSessionId } from '../wire/dkg-session.ts';
 import type { Envelope } from '../wire/envelope.ts';
 import type { Cluster } from './cluster.ts';
 import type { GroupPublic } from './dkg-runner.ts';
-import { candidateQuorums, withQuorumRetries, type QuorumRetryDeps } from './quorum-retry.ts';
+import { withQuorumRetries, type QuorumRetryDeps } from './quorum-retry.ts';
 import { settleAll } from './settle.ts';
 import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 
@@ -45,11 +45,6 @@ export class EcdsaSigning {
     this.#cluster = cluster;
     this.#log = log;
     this.#onPool = onPool;
-  }
-
-  /** Reachable quorums, those with pooled presignatures first, suspects last. */
-  candidateQuorums(key: CoordKeyRow): string[][] {
-    return candidateQuorums(this.#deps(), key);
   }
 
   #deps(): QuorumRetryDeps {

@@ -8,7 +8,7 @@ import type { Cluster } from './cluster.ts';
 import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 import type { GroupPublic } from './dkg-runner.ts';
 import { aggregate } from '../protocols/frost/index.ts';
-import { candidateQuorums, withQuorumRetries, type QuorumRetryDeps } from './quorum-retry.ts';
+import { withQuorumRetries, type QuorumRetryDeps } from './quorum-retry.ts';
 
 /**
  * One signature: pick a quorum of reachable nodes, take one pooled nonce commitment per member
@@ -31,11 +31,6 @@ export class SigningService {
     this.#cluster = cluster;
     this.#log = log;
     this.#onPool = onPool;
-  }
-
-  /** Reachable quorums, those with pooled nonces first. */
-  candidateQuorums(key: CoordKeyRow): string[][] {
-    return candidateQuorums(this.#deps(), key);
   }
 
   #deps(): QuorumRetryDeps {

@@ -69,9 +69,10 @@ export function partialSign(share: PresignShare, self: string, parties: readonly
   for (const j of share.quorum) {
     if (j === self) continue;
     const k = fromHex(maskKeys[j]);
-    const sign = parties.indexOf(j) > me ? 1n : -1n;
-    u = Fn.add(u, Fn.mul(sign === 1n ? 1n : Fn.neg(1n), maskOf(k, 'u', share.sid, req.binding)));
-    w = Fn.add(w, Fn.mul(sign === 1n ? 1n : Fn.neg(1n), maskOf(k, 'w', share.sid, req.binding)));
+    // The first of the pair (in key order) adds the mask, the second subtracts it.
+    const combine = parties.indexOf(j) > me ? (a: bigint, b: bigint) => Fn.add(a, b) : (a: bigint, b: bigint) => Fn.sub(a, b);
+    u = combine(u, maskOf(k, 'u', share.sid, req.binding));
+    w = combine(w, maskOf(k, 'w', share.sid, req.binding));
   }
   return { u: toHex(secp.encodeScalar(u)), w: toHex(secp.encodeScalar(w)) };
 }

@@ -11,11 +11,11 @@
  *              its presignature, so this is the steady-state rate (signatures/hour)
  *   baseline   the single-key signer, same harness and concurrency
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { runLoad, summary as round } from './harness.ts';
+import { runLoad, signedBodies, summary as round } from './harness.ts';
 
 const { initLocalCluster, spawnServer, startLocalCluster, stopChild } = await import('../src/cli/local-cluster.ts');
 
@@ -23,9 +23,13 @@ export async function benchEcdsa(opts: { requests: number; concurrency: number; 
   const { requests, concurrency, log } = opts;
   const home = mkdtempSync(join(tmpdir(), 'custos-bench-ecdsa-'));
   const figures: Record<string, unknown>[] = [];
-  const digestBody = (tag: string) => (i: number) => JSON.stringify({ payload: { type: 'digest', hex: createHash('sha256').update(`${tag} ${i}`).digest('hex') } });
+  const digestOf = (tag: string, i: number) => createHash('sha256').update(`${tag} ${i}`).digest('hex');
+  const digestBody = (tag: string) => (i: number) => JSON.stringify({ payload: { type: 'digest', hex: digestOf(tag, i) } });
+  /** Initiator-signed requests for the threshold key (the baseline takes the plain body). */
+  const signed = (keyId: string, n: number, tag: string) => signedBodies(home, keyId, n, (i) => ({ type: 'digest', hex: digestOf(tag, i) }));
+  const token = () => JSON.parse(readFileSync(join(home, 'credentials.json'), 'utf8')).token as string;
   const post = async (url: string, path: string, body: unknown) => {
-    const r = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token()}` }, body: JSON.stringify(body) });
     const json = await r.json() as any;
     if (r.status >= 300) throw new Error(`${path}: ${r.status} ${JSON.stringify(json)}`);
     return json;
@@ -49,10 +53,10 @@ export async function benchEcdsa(opts: { requests: number; concurrency: number; 
     log(`  key generation 2-of-3: ${keygen.map((x) => x.toFixed(0)).join(', ')} ms`);
     figures.push({ figure: 'keygen', scheme: 'ecdsa-secp256k1', threshold: '2-of-3', runs: 3, medianMs: +keygen[1].toFixed(0), minMs: +keygen[0].toFixed(0), maxMs: +keygen[2].toFixed(0), target: '<= 5000 ms' });
     const uncachedN = Math.min(60, requests);
-    await runLoad({ url: cluster.url, keyId, requests: 5, concurrency: 1, body: digestBody('uncached-warmup') });
+    await runLoad({ url: cluster.url, keyId, requests: 5, concurrency: 1, ...(await signed(keyId, 5, 'uncached-warmup')) });
     // Only calls answered presigned=false ran the full protocol: the figure is over those alone
     // (at concurrency 1 each presigns exactly its own presignature).
-    const uncached1 = await runLoad({ url: cluster.url, keyId, requests: uncachedN, concurrency: 1, body: digestBody('uncached'), label: (a) => (a.presigned ? 'pooled' : 'uncached') });
+    const uncached1 = await runLoad({ url: cluster.url, keyId, requests: uncachedN, concurrency: 1, ...(await signed(keyId, uncachedN, 'uncached')), label: (a) => (a.presigned ? 'pooled' : 'uncached') });
     const u = uncached1.byLabel.uncached;
     log(`  uncached, concurrency 1: ${u.n} full-protocol calls, p50 ${u.p50ms.toFixed(1)} ms, p95 ${u.p95ms.toFixed(1)} ms`);
     figures.push({ figure: 'uncached', requests: u.n, concurrency: 1, p50ms: +u.p50ms.toFixed(1), p95ms: +u.p95ms.toFixed(1), p99ms: +u.p99ms.toFixed(1), errors: uncached1.errors, note: 'calls answered presigned=false: presigning (three rounds) and signing inline', target: 'p95 <= 250 ms' });
@@ -80,7 +84,7 @@ export async function benchEcdsa(opts: { requests: number; concurrency: number; 
     await runLoad({ url: legacy.url, keyId: legacyKey, requests: 50, concurrency, body: digestBody('baseline-warmup') });
     const baseline = await runLoad({ url: legacy.url, keyId: legacyKey, requests: Math.max(requests, 400), concurrency, body: digestBody('baseline') });
     log(`  baseline single-key secp256k1 in SoftHSM: ${baseline.throughput.toFixed(1)} sig/s`);
-    const online = await runLoad({ url: cluster.url, keyId, requests, concurrency, body: digestBody('online') });
+    const online = await runLoad({ url: cluster.url, keyId, requests, concurrency, ...(await signed(keyId, requests, 'online')) });
     const count = async (result: string) => (await (await fetch(`${cluster!.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('custos_presign_pool_total{') && l.includes(`result="${result}"`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
     log(`  online (warm pool): ${online.throughput.toFixed(1)} sig/s, p50 ${online.p50ms.toFixed(1)} ms, p95 ${online.p95ms.toFixed(1)} ms`);
     figures.push({ figure: 'online', ...round(online), poolHits: await count('hit'), poolMisses: await count('miss') });
@@ -98,7 +102,7 @@ export async function benchEcdsa(opts: { requests: number; concurrency: number; 
     cluster = await startLocalCluster(home, { port: 0, pool: { low: 64, batch: 8, intervalMs: 50 } });
     const fresh = (await post(cluster.url, '/v1/keys', { scheme: 'ecdsa-secp256k1', threshold: 2 })).id;
     const sustainedN = Math.max(requests, 600);
-    const sustained = await runLoad({ url: cluster.url, keyId: fresh, requests: sustainedN, concurrency, body: digestBody('sustained') });
+    const sustained = await runLoad({ url: cluster.url, keyId: fresh, requests: sustainedN, concurrency, ...(await signed(fresh, sustainedN, 'sustained')) });
     log(`  sustained (presigning included): ${sustained.throughput.toFixed(1)} sig/s = ${(sustained.throughput * 3600).toFixed(0)} sig/h`);
     figures.push({ figure: 'sustained', ...round(sustained), perHour: Math.round(sustained.throughput * 3600), poolHits: await count('hit'), poolMisses: await count('miss'), target: '>= 100000 per hour' });
   } finally {

@@ -3,10 +3,10 @@
  * with its key in SoftHSM, behind the same REST shape), in the same run with the same harness,
  * both with production durability.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runLoad, summary as round, type LoadResult } from './harness.ts';
+import { runLoad, signedBodies, summary as round, type LoadResult } from './harness.ts';
 
 const { initLocalCluster, spawnServer, startLocalCluster, stopChild } = await import('../src/cli/local-cluster.ts');
 
@@ -22,7 +22,8 @@ export async function benchFrost(opts: { scheme: string; requests: number; concu
     log(`custos bench: provisioning a 3-node cluster in ${home}`);
     await initLocalCluster(home);
     cluster = await startLocalCluster(home, { port: 0, pool: { low: poolLow, batch: 64, intervalMs: 200 } });
-    const created = await (await fetch(`${cluster.url}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scheme, threshold: 2 }) })).json() as { id: string };
+    const token = JSON.parse(readFileSync(join(home, 'credentials.json'), 'utf8')).token as string;
+    const created = await (await fetch(`${cluster.url}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ scheme, threshold: 2 }) })).json() as { id: string };
     log(`  key ${created.id} (${scheme} 2-of-3); warming nonce pools to ${poolLow}`);
     await waitForPool(cluster.url, created.id, poolLow);
 
@@ -30,16 +31,19 @@ export async function benchFrost(opts: { scheme: string; requests: number; concu
     legacy = await spawnServer('legacy', [], {}, undefined, resolve(import.meta.dirname, '../src/cli/legacy-signer-main.ts'), ['--data-dir', legacyDir, '--port', '0']);
     const legacyKey = (legacy.extra as { keyId: string }).keyId;
 
-    const measure = async (name: string, url: string, keyId: string): Promise<LoadResult> => {
-      await runLoad({ url, keyId, requests: warmup, concurrency });
-      const r = await runLoad({ url, keyId, requests, concurrency });
+    const message = (i: number) => ({ type: 'message', hex: Buffer.from(`bench message ${i} `.padEnd(64, '.')).toString('hex') });
+    const measure = async (name: string, url: string, keyId: string, threshold: boolean): Promise<LoadResult> => {
+      // The threshold key takes initiator-signed requests (signed before the timed loop).
+      const auth = async (n: number) => (threshold ? signedBodies(home, keyId, n, message) : {});
+      await runLoad({ url, keyId, requests: warmup, concurrency, ...(await auth(warmup)) });
+      const r = await runLoad({ url, keyId, requests, concurrency, ...(await auth(requests)) });
       log(`  ${name}: ${r.requests} requests at concurrency ${r.concurrency} in ${r.seconds.toFixed(2)} s`);
       return r;
     };
     // The baseline runs first, while the cluster sits idle with full pools, so it is not slowed by
     // the cluster's background refills; the threshold run then includes its own refills.
-    const baseline = await measure('single-key Ed25519 in SoftHSM', legacy.url, legacyKey);
-    const threshold = await measure(`${scheme} 2-of-3 via coordinator`, cluster.url, created.id);
+    const baseline = await measure('single-key Ed25519 in SoftHSM', legacy.url, legacyKey, false);
+    const threshold = await measure(`${scheme} 2-of-3 via coordinator`, cluster.url, created.id, true);
     const metrics = await (await fetch(`${cluster.url}/metrics`)).text();
     const hits = Number(/custos_nonce_pool_total\{result="hit"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     const misses = Number(/custos_nonce_pool_total\{result="miss"\} (\d+)/.exec(metrics)?.[1] ?? 0);

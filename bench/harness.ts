@@ -7,7 +7,7 @@
 export type Percentiles = { n: number; p50ms: number; p95ms: number; p99ms: number };
 export type LoadResult = { requests: number; concurrency: number; seconds: number; throughput: number; p50ms: number; p95ms: number; p99ms: number; errors: number; byLabel: Record<string, Percentiles> };
 
-export async function runLoad(opts: { url: string; keyId: string; requests: number; concurrency: number; messageBytes?: number; body?: (i: number) => string; label?: (answer: any) => string }): Promise<LoadResult> {
+export async function runLoad(opts: { url: string; keyId: string; requests: number; concurrency: number; messageBytes?: number; body?: (i: number) => string; label?: (answer: any) => string; token?: string }): Promise<LoadResult> {
   const latencies: number[] = [];
   const labelled = new Map<string, number[]>();
   let errors = 0;
@@ -17,8 +17,9 @@ export async function runLoad(opts: { url: string; keyId: string; requests: numb
     for (;;) {
       const i = next++;
       if (i >= opts.requests) return;
+      const b = body(i);
       const t0 = performance.now();
-      const res = await fetch(`${opts.url}/v1/keys/${opts.keyId}/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(i) });
+      const res = await fetch(`${opts.url}/v1/keys/${opts.keyId}/sign`, { method: 'POST', headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) }, body: b });
       const text = await res.text();
       const ms = performance.now() - t0;
       if (res.status !== 200) errors++;
@@ -46,4 +47,17 @@ function percentiles(list: number[]): Percentiles {
 /** The figures of one run, rounded for printing and JSON. */
 export function summary(r: LoadResult) {
   return { requests: r.requests, concurrency: r.concurrency, seconds: +r.seconds.toFixed(2), throughput: +r.throughput.toFixed(1), p50ms: +r.p50ms.toFixed(1), p95ms: +r.p95ms.toFixed(1), p99ms: +r.p99ms.toFixed(1), errors: r.errors };
+}
+
+/**
+ * Initiator-signed sign bodies for a demo cluster, made before the timed loop: signing a request
+ * is the client's work (its own key, its own machine), not the cluster's.
+ */
+export async function signedBodies(home: string, keyId: string, n: number, payload: (i: number) => { type: string; hex: string }): Promise<{ token: string; body: (i: number) => string }> {
+  const { loadCredentials } = await import('../src/cli/demo.ts');
+  const { signRequestAs } = await import('../src/policy/client-signing.ts');
+  const creds = loadCredentials(home)!;
+  const me = creds.identities[creds.defaultInitiator!];
+  const bodies = Array.from({ length: n }, (_, i) => JSON.stringify(signRequestAs(me, { keyId, payload: payload(i) as never })));
+  return { token: creds.token!, body: (i: number) => bodies[i] };
 }

@@ -3,7 +3,9 @@ import { CustosError } from '../common/errors.ts';
 /** The CLI's client of the coordinator API; problem+json answers become CustosErrors. */
 export class ApiClient {
   readonly base: string;
-  constructor(base: string) { this.base = base.replace(/\/$/, ''); }
+  readonly #token: string | undefined;
+  /** `token`: the API token sent as a bearer (see defaultToken in args.ts). */
+  constructor(base: string, token?: string) { this.base = base.replace(/\/$/, ''); this.#token = token; }
 
   async get(path: string, acceptErrorBody = false): Promise<unknown> { return this.#call('GET', path, undefined, {}, acceptErrorBody); }
   async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> { return this.#call('POST', path, body, headers, false); }
@@ -14,7 +16,7 @@ export class ApiClient {
 
   async #fetch(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Response> {
     try {
-      return await fetch(this.base + path, { method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
+      return await fetch(this.base + path, { method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}), ...headers }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
     } catch {
       throw new CustosError('cli.unreachable', `cannot reach the coordinator at ${this.base} (is "npm start" running? set CUSTOS_URL or --url)`, { status: 503 });
     }

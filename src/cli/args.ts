@@ -1,4 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ValidationError } from '../common/errors.ts';
 
 /** Parses a subcommand's flags; unknown flags are a clear usage error, never a stack trace. */
@@ -27,4 +29,15 @@ export function defaultPort(): number {
 
 export function defaultUrl(): string {
   return process.env.CUSTOS_URL ?? `http://127.0.0.1:${defaultPort()}`;
+}
+
+/** The API token: $CUSTOS_TOKEN, else the one in $CUSTOS_HOME/credentials.json (demo clusters). */
+export function defaultToken(): string | undefined {
+  if (process.env.CUSTOS_TOKEN) return process.env.CUSTOS_TOKEN;
+  try {
+    const c = JSON.parse(readFileSync(join(defaultHome(), 'credentials.json'), 'utf8')) as { token?: unknown };
+    return typeof c.token === 'string' ? c.token : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../common/errors.ts';
-import { parseGenesis, type Genesis, type GenesisNode } from '../wire/genesis.ts';
+import { genesisHash, parseGenesis, type Genesis, type GenesisAdmin, type GenesisNode } from '../wire/genesis.ts';
+import { createToken, DEMO_WARNING, demoIdentities, loadCredentials, signedDemoPolicy, writeCredentials } from './demo.ts';
 import { provisionSoftHsmToken } from '../hsm/softhsm.ts';
 
 /**
@@ -45,9 +46,9 @@ export function writeSecretFile(path: string, secret: string): string {
 }
 
 /** Runs a child custos command and returns its stdout (stderr passes through on failure). */
-export function runChild(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+export function runChild(args: string[], env: NodeJS.ProcessEnv = {}, script = MAIN): Promise<string> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -74,6 +75,19 @@ export async function provisionNode(dir: string, id: string): Promise<GenesisNod
   return { id, identityKey: pub.identityKey, encryptionKey: pub.encryptionKey };
 }
 
+/**
+ * Provisions the coordinator's own SoftHSM2 token (its identity key signs the coordinator's audit
+ * log; it holds no other key) and DIR/hsm.json. Returns the identity public key for the genesis.
+ */
+export async function provisionCoordinator(dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const pin = writeSecretFile(join(dir, 'hsm-pin'), newPin());
+  const tok = provisionSoftHsmToken({ dataDir: dir, label: 'custos-coordinator', soPin: newPin(), userPin: pin });
+  writeFileSync(join(dir, 'hsm.json'), JSON.stringify({ module: tok.modulePath, tokenLabel: 'custos-coordinator', pinFile: 'hsm-pin', softhsmConf: tok.confPath }, null, 2) + '\n');
+  const out = await runChild([dir], {}, resolve(import.meta.dirname, 'coordinator-identity-main.ts'));
+  return (JSON.parse(out) as { identityKey: string }).identityKey;
+}
+
 /** Writes the genesis to the cluster home, every node directory and the coordinator directory. */
 export function installGenesis(home: string, genesis: Genesis, nodeDirs: string[]): void {
   const l = layout(home);
@@ -84,7 +98,13 @@ export function installGenesis(home: string, genesis: Genesis, nodeDirs: string[
   writeFileSync(join(l.coordinatorDir, 'genesis.json'), text);
 }
 
-export async function initLocalCluster(home: string, opts: { nodes?: number; log?: (s: string) => void } = {}): Promise<Genesis> {
+/**
+ * Provisions a cluster. With `admins` (the public keys from an admin ceremony) it is a production
+ * bootstrap: no policy, so every request is denied until a quorum of those admins signs one.
+ * Without, it is the quickstart: demo identities, a demo API token and a starter policy, all in
+ * $CUSTOS_HOME/credentials.json (see demo.ts), pushed to the nodes when the cluster starts.
+ */
+export async function initLocalCluster(home: string, opts: { nodes?: number; log?: (s: string) => void; admins?: { threshold: number; identities: GenesisAdmin[] } } = {}): Promise<Genesis> {
   const n = opts.nodes ?? 3;
   const l = layout(home, n);
   if (isInitialised(home)) throw new ConfigError(`${l.home} is already initialised (genesis.json exists); remove it to start over`);
@@ -95,8 +115,24 @@ export async function initLocalCluster(home: string, opts: { nodes?: number; log
     entries.push(e);
     log(`  ${node.id}: token custos-${node.id} provisioned, identity key ${e.identityKey.slice(0, 16)}…`);
   }
-  const genesis = parseGenesis({ version: 1, clusterName: 'custos-local', createdAt: new Date().toISOString(), nodes: entries, thresholds: { min: 2, max: n } });
-  installGenesis(home, genesis, l.nodes.map((x) => x.dir));
+  const coordinatorKey = await provisionCoordinator(l.coordinatorDir);
+  log(`  coordinator: token custos-coordinator provisioned, identity key ${coordinatorKey.slice(0, 16)}…`);
+  return installCluster(home, entries, l.nodes.map((x) => x.dir), { admins: opts.admins, log, coordinatorKey });
+}
+
+/**
+ * Writes the genesis for `entries` everywhere and, for a demo cluster (no `admins`), the demo
+ * credentials with a fresh API token.
+ */
+export function installCluster(home: string, entries: GenesisNode[], nodeDirs: string[], opts: { admins?: { threshold: number; identities: GenesisAdmin[] }; log?: (s: string) => void; clusterName?: string; coordinatorKey?: string } = {}): Genesis {
+  const l = layout(home);
+  const demo = opts.admins ? undefined : demoIdentities();
+  const genesis = parseGenesis({ version: 1, clusterName: opts.clusterName ?? 'custos-local', createdAt: new Date().toISOString(), nodes: entries, thresholds: { min: 2, max: entries.length }, admins: opts.admins ?? demo!.admins, ...(opts.coordinatorKey ? { coordinator: { identityKey: opts.coordinatorKey } } : {}) });
+  installGenesis(home, genesis, nodeDirs);
+  if (demo) {
+    const path = writeCredentials(l.home, { demo: true, warning: DEMO_WARNING, token: createToken(l.coordinatorDir, 'demo'), identities: demo.secrets, defaultInitiator: 'demo-initiator' });
+    opts.log?.(`  demo identities, API token and starter policy: ${path} (DEMO ONLY)`);
+  }
   return genesis;
 }
 
@@ -150,7 +186,19 @@ export async function startLocalCluster(home: string, opts: { port?: number; onL
   const stop = async () => {
     await Promise.all([coordinator.stop(), ...nodes.map((p) => stopChild(p.child))]);
   };
+  await pushDemoPolicy(l.home, genesis, coordinator.url);
   return { url: coordinator.url, nodes, coordinator, stop };
+}
+
+/** On a demo cluster with no policy yet, activates the starter policy (signed by the demo admins). */
+async function pushDemoPolicy(home: string, genesis: Genesis, url: string): Promise<void> {
+  const creds = loadCredentials(home);
+  if (!creds?.demo || !creds.token) return;
+  const headers = { authorization: `Bearer ${creds.token}`, 'content-type': 'application/json' };
+  const cur = await fetch(`${url}/v1/policy`, { headers }).then((r) => r.json() as Promise<{ version: number | null }>);
+  if (cur.version !== null) return;
+  const res = await fetch(`${url}/v1/policy`, { method: 'POST', headers, body: JSON.stringify(signedDemoPolicy(genesisHash(genesis), creds)) });
+  if (!res.ok) throw new ConfigError(`the demo policy was refused: ${(await res.text()).slice(0, 300)}`);
 }
 
 export function stopChild(child: ChildProcess): Promise<void> {

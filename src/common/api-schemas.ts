@@ -1,8 +1,7 @@
 /**
- * JSON Schema fragments of the sign route, POST /v1/keys/{id}/sign, that the coordinator's REST API
- * (coordinator/schemas.ts) and the legacy single-key door (compat/legacy-schemes.ts) share: one
- * request shape, so that a client written for the legacy signer talks to custos unchanged. Each
- * side says which payload types it takes and what else the body may carry.
+ * JSON Schema fragments of the sign routes. The legacy single-key door (compat/legacy-schemes.ts)
+ * takes the plain {"payload": …} body; the threshold coordinator takes initiator-signed requests
+ * (coordinator/schemas.ts) and shares only the hex convention.
  */
 
 /** Hex of whole bytes, any length: how the API writes every byte string. */

@@ -31,6 +31,18 @@ export class SqliteStore {
   constructor(path: string, schema: string) {
     this.db = openDatabase(path);
     this.db.exec(schema);
+    // Every party (node or coordinator) keeps its hash-chained audit log in its own database.
+    this.db.exec('CREATE TABLE IF NOT EXISTS audit_log (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL)');
+  }
+
+  lastAuditEntry(): string | undefined {
+    return (this.db.prepare('SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { entry: string } | undefined)?.entry;
+  }
+  insertAuditEntry(seq: number, entry: string): void {
+    this.db.prepare('INSERT INTO audit_log (seq, entry) VALUES (?, ?)').run(seq, entry);
+  }
+  auditEntries(after: number, limit: number): string[] {
+    return (this.db.prepare('SELECT entry FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(after, limit) as { entry: string }[]).map((r) => r.entry);
   }
   close(): void {
     if (!this.#open) return;

@@ -21,7 +21,8 @@ import type { CoordinatorStore, CoordKeyRow } from './store.ts';
  * answers with its masked share; the combiner checks the signature with @noble/curves.
  * Without a pooled presignature the same call presigns one first (the uncached path).
  */
-export type EcdsaSignInput = { digest: Uint8Array; derivationPath?: string; requestId: string };
+/** One sign call: the digest the nodes will decode from the authorised request, and that request. */
+export type EcdsaSignInput = { digest: Uint8Array; derivationPath?: string; requestId: string; authorization: unknown };
 export type EcdsaOutcome = { signature: string; recoveryId: 0 | 1; publicKey: string; signers: string[]; presigned: boolean };
 
 /** Presignatures made by a sign call that found its quorum's pool empty under load: one for itself, the rest pooled. */
@@ -117,9 +118,8 @@ export class EcdsaSigning {
       presig = this.#store.takePresignature(key.id, qname);
       if (!presig) throw new UnavailableError('pool.empty', `no presignature could be made for quorum ${qname}`);
     }
-    const request = { requestId: input.requestId, payload: { type: 'digest', hex: toHex(input.digest) }, ...(input.derivationPath !== undefined ? { derivationPath: input.derivationPath } : {}) };
     const session = `sign:${presig.id}`;
-    const answers = await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/ecdsa', { keyId: key.id, presignId: presig!.id, quorum, request })));
+    const answers = await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/ecdsa', { keyId: key.id, presignId: presig!.id, quorum, authorization: input.authorization, peerAnchors: this.#store.anchorsOf(quorum.filter((q) => q !== p)) })));
     const partials = answers.map((a, i) => {
       const env = this.#cluster.checkAnswer(a, quorum[i], { session, round: 'sign/ecdsa', to: 'coordinator' });
       const p = env.payload as unknown as PartialSignature & { presignId?: string; audit?: unknown };

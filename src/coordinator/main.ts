@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../common/errors.ts';
 import { jsonLogger, type Logger } from '../common/logger.ts';
@@ -14,6 +14,13 @@ import { PoolKeeper } from './pool-keeper.ts';
 import { Metrics } from './metrics.ts';
 import { buildApi } from './api.ts';
 import type { NodeEndpoint } from './node-client.ts';
+import { RequestService } from './requests.ts';
+import { WebhookStore } from './webhook-store.ts';
+import { WebhookDispatcher } from './webhooks.ts';
+import { ApiTokens } from './api-tokens.ts';
+import { AuditLog } from '../wire/audit-log.ts';
+import { openConfiguredKeystore, type Pkcs11Config } from '../hsm/configured-keystore.ts';
+import { toHex } from '../common/bytes.ts';
 
 /** The coordinator's configuration (`coordinator.json` in its data directory). */
 export type CoordinatorConfig = {
@@ -24,7 +31,24 @@ export type CoordinatorConfig = {
   nodes: NodeEndpoint[];
   pool: { low: number; batch: number; intervalMs: number };
   bodyLimit: number;
+  /** The coordinator's own HSM token (its identity key signs its audit log); from hsm.json. */
+  pkcs11?: Pkcs11Config;
 };
+
+/** The coordinator's HSM section, kept in DIR/hsm.json (paths relative to DIR). */
+export function loadCoordinatorHsm(dataDir: string): Pkcs11Config | undefined {
+  const path = join(resolve(dataDir), 'hsm.json');
+  if (!existsSync(path)) return undefined;
+  let c: Pkcs11Config;
+  try {
+    c = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read ${path}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof c?.tokenLabel !== 'string') throw new ConfigError(`${path} needs "tokenLabel"`);
+  const rel = (p: string | undefined) => (p === undefined ? undefined : resolve(dataDir, p));
+  return { ...c, pinFile: rel(c.pinFile), softhsmConf: rel(c.softhsmConf) };
+}
 
 export function loadCoordinatorConfig(dataDir: string, overrides: Partial<CoordinatorConfig> = {}): CoordinatorConfig {
   const dir = resolve(dataDir);
@@ -42,6 +66,7 @@ export function loadCoordinatorConfig(dataDir: string, overrides: Partial<Coordi
     nodes: raw.nodes ?? [],
     pool: { low: 8, batch: 16, intervalMs: 500, ...(raw.pool ?? {}) },
     bodyLimit: raw.bodyLimit ?? 8 * 1024 * 1024,
+    pkcs11: loadCoordinatorHsm(dir),
     ...overrides,
   };
   if (!Array.isArray(c.nodes) || c.nodes.some((n) => typeof n?.id !== 'string' || typeof n?.url !== 'string')) throw new ConfigError('coordinator.json "nodes" must be a list of {id, url}');
@@ -54,6 +79,14 @@ export async function startCoordinator(cfg: CoordinatorConfig, opts: { log?: Log
   const log = opts.log ?? jsonLogger('coordinator');
   const genesis: Genesis = parseGenesis(JSON.parse(readFileSync(cfg.genesisPath, 'utf8')));
   const store = new CoordinatorStore(join(cfg.dataDir, 'coordinator.db'));
+  // The coordinator's audit log, signed by its own HSM identity key (the only key it holds).
+  const ks = cfg.pkcs11 ? openConfiguredKeystore(cfg.pkcs11) : undefined;
+  if (ks && genesis.coordinator && toHex(ks.identityPublicKey()) !== genesis.coordinator.identityKey) {
+    ks.close();
+    throw new ConfigError('the identity key in the coordinator\'s HSM token is not the one the genesis lists for the coordinator');
+  }
+  if (!ks) log.warn('audit.no_hsm', { hint: 'no hsm.json in the coordinator directory: the coordinator keeps no audit log of its own' });
+  const audit = ks ? new AuditLog(store, 'coordinator', (m) => ks.signIdentity(m)) : undefined;
   const interrupted = store.failInterrupted();
   if (interrupted > 0) log.warn('requests.interrupted', { count: interrupted });
   const cluster = new Cluster(genesis, cfg.nodes);
@@ -67,19 +100,34 @@ export async function startCoordinator(cfg: CoordinatorConfig, opts: { log?: Log
   ecdsa.onCulprit = (node, code) => culprits({ node, code });
   ecdsa.onRelay = opts.onRelay;
   const keeper = new PoolKeeper(store, cluster, signing, ecdsa, log, cfg.pool);
-  const app = buildApi({ genesis, store, cluster, signing, ecdsa, metrics, log, bodyLimit: cfg.bodyLimit, onRelay: opts.onRelay, onKeyCreated: () => { void keeper.tick(); } });
+  const webhookStore = new WebhookStore(store.db);
+  const webhooks = new WebhookDispatcher({ store: webhookStore, log });
+  // A webhook that cannot be recorded must not turn a produced signature into an error.
+  const emit = (event: string, data: Record<string, unknown>) => {
+    try { webhooks.emit(event, data); } catch (e) { log.error('webhook.emit_failed', { eventName: event, error: (e as Error).message?.slice(0, 200) }); }
+  };
+  const requests = new RequestService({ store, cluster, signing, ecdsa, log, emit, audit });
+  const tokens = new ApiTokens(store.db);
+  const app = buildApi({ genesis, store, cluster, signing, ecdsa, requests, metrics, log, audit, bodyLimit: cfg.bodyLimit, onRelay: opts.onRelay, webhooks: { dispatcher: webhooks, store: webhookStore, emit }, tokens,
+    onKeyCreated: (id) => { void keeper.tick(); emit('key.created', { keyId: id }); } });
+  if (tokens.count() === 0) log.warn('auth.no_tokens', { hint: 'no API token exists: every API call except /healthz, /metrics and /openapi.json is refused; create one with "custos tokens create"' });
   await cluster.probe();
   cluster.startProbing();
   keeper.start();
+  requests.start();
+  webhooks.start(1000);
   const url = await listenUrl(app, cfg.host, cfg.port);
   log.info('coordinator.listening', { url });
   return {
     url,
     close: once(async () => {
       keeper.stop();
+      requests.stop();
       cluster.stop();
+      await webhooks.stop();
       await app.close();
       store.close();
+      ks?.close();
     }),
   };
 }

@@ -40,17 +40,19 @@ export class NodeClient {
     let json: unknown;
     try { json = JSON.parse(text); } catch { throw new CustosError('node.bad_response', `node ${this.id} answered with invalid JSON`, { status: 502, culprit: this.id }); }
     if (!res.ok) {
-      const p = json as { code?: string; detail?: string; culprit?: string; status?: number };
+      const p = json as { code?: string; detail?: string; culprit?: string; status?: number; context?: { reasons?: unknown } };
       const code = typeof p.code === 'string' ? p.code : 'node.error';
       const detail = typeof p.detail === 'string' ? p.detail : `node ${this.id} failed`;
       // A node's culprit is a claim, not evidence: the node itself may be the liar. It is kept as
       // `claimedCulprit`; only the coordinator's own checks, or agreement of the other parties
       // (dkg-runner), name a culprit.
       const claimed = typeof p.culprit === 'string' ? p.culprit : undefined;
+      // A policy refusal (403) stays one, with the node's reasons: it is the node's decision.
+      const reasons = Array.isArray(p.context?.reasons) ? p.context.reasons.filter((r): r is string => typeof r === 'string') : undefined;
       throw new CustosError(code, `node ${this.id} refused: ${detail}`, {
-        status: res.status >= 500 ? 502 : 409,
+        status: res.status >= 500 ? 502 : res.status === 403 ? 403 : 409,
         culprit: claimed === 'coordinator' ? 'coordinator' : undefined,
-        detail: { node: this.id, reportedBy: this.id, ...(claimed ? { claimedCulprit: claimed } : {}) },
+        detail: { node: this.id, reportedBy: this.id, ...(claimed ? { claimedCulprit: claimed } : {}), ...(reasons ? { reasons } : {}) },
       });
     }
     return json as T;

@@ -1,4 +1,5 @@
-import { HEX_BYTES, signBodySchema } from '../common/api-schemas.ts';
+import { HEX_BYTES } from '../common/api-schemas.ts';
+import { PAYLOAD_TYPES } from '../chains/payload.ts';
 import { SCHEMES } from '../common/schemes.ts';
 
 /**
@@ -56,19 +57,50 @@ export const createKeyBody = {
   },
 } as const;
 
-export const signBody = signBodySchema(
-  {
-    type: { type: 'string', enum: ['message', 'digest'], description: 'message for FROST keys (the bytes signed), digest for ecdsa-secp256k1 keys (32 bytes, signed as is)' },
-    hex: { ...HEX_BYTES, maxLength: 2 * 1024 * 1024, description: 'the message or digest bytes, hex' },
+/**
+ * The sign body: the initiator-signed request and its signature. The request is checked field by
+ * field by policy/sign-request.ts (the one strict parser every node runs too); this schema only
+ * describes it for clients and the OpenAPI document.
+ */
+export const signBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['request', 'signature'],
+  properties: {
+    request: {
+      type: 'object',
+      description: 'what the initiator signs: SHA-256 of canonical JSON {"domain":"custos/sign-request/v1","request": <this object>}',
+      required: ['keyId', 'payload', 'initiator', 'nonce', 'createdAt'],
+      properties: {
+        keyId: { type: 'string', description: 'the key, as in the URL' },
+        payload: {
+          type: 'object', required: ['type', 'hex'],
+          properties: {
+            type: { type: 'string', enum: [...PAYLOAD_TYPES], description: 'eth-tx (unsigned legacy EIP-155 or EIP-1559 tx), eth-message (EIP-191), eth-typed-data (EIP-712 JSON, UTF-8), digest (32 bytes, raw), message (bytes, raw; FROST keys)' },
+            hex: { ...HEX_BYTES, maxLength: 2 * 1024 * 1024, description: 'the payload bytes, lowercase hex without 0x' },
+          },
+        },
+        intent: {
+          type: 'object', description: 'what the payload is meant to do; every node decodes the payload and refuses a mismatch. eth-tx needs to and amount',
+          properties: { chain: { type: 'string', description: 'CAIP-2, e.g. eip155:1' }, asset: { type: 'string', description: 'asset id declared in the policy' }, to: { type: 'string' }, amount: { type: 'string', description: 'base units, decimal' }, data: { type: 'string' } },
+        },
+        derivationPath: { type: 'string', maxLength: 200, description: 'ecdsa-secp256k1 only: BIP32 path of non-hardened steps, e.g. m/44/60/0/0/7; default m' },
+        initiator: { type: 'string', description: 'identity id of the initiator (policy identities)' },
+        nonce: { type: 'string', pattern: '^[0-9a-f]{16,64}$', description: 'random, so two identical payment requests stay distinct' },
+        createdAt: { type: 'string', description: 'ISO 8601 UTC' },
+      },
+    },
+    signature: { type: 'string', pattern: '^[0-9a-f]{128}$', description: "the initiator's signature over the request digest: P-256 r||s (low s) over SHA-256(digest), or Ed25519 over the digest" },
   },
-  { derivationPath: { type: 'string', maxLength: 1200, description: 'ecdsa-secp256k1 only: BIP32 path of non-hardened steps, e.g. m/44/60/0/0/7; default m' } },
-);
+} as const;
 
 export const signResult = {
   type: 'object',
   required: ['requestId', 'signature'],
   properties: {
     requestId: { type: 'string' },
+    status: { type: 'string', enum: ['SIGNED'] },
+    signedTransaction: { type: 'string', description: 'eth-tx only: the signed, serialised transaction (hex), ready to broadcast' },
     signature: { type: 'string', description: 'hex: 64-byte Ed25519 / BIP340 / RFC 9591 secp256k1 (65 bytes, compressed R || z) signature; ecdsa-secp256k1: 64-byte r || s with low s' },
     recoveryId: { type: 'integer', enum: [0, 1], description: 'ecdsa-secp256k1 only: parity of R (y), after low-s normalisation' },
     publicKey: { type: 'string', description: 'ecdsa-secp256k1 only: compressed public key actually used (derived along derivationPath)' },

@@ -37,11 +37,12 @@ export class SigningService {
     return { store: this.#store, cluster: this.#cluster, log: this.#log, onCulprit: this.onCulprit };
   }
 
-  async sign(key: CoordKeyRow, message: Uint8Array, requestId: string): Promise<SignOutcome> {
-    return withQuorumRetries(this.#deps(), key, requestId, ['nonce.unknown', 'nonce.reused'], (q, attempt) => this.#signWith(key, q, message, `sign.${requestId}.${attempt}`));
+  /** `authorization` is the initiator-signed request with its approvals: each node decides on it. */
+  async sign(key: CoordKeyRow, message: Uint8Array, requestId: string, authorization: unknown): Promise<SignOutcome> {
+    return withQuorumRetries(this.#deps(), key, requestId, ['nonce.unknown', 'nonce.reused'], (q, attempt) => this.#signWith(key, q, message, `sign.${requestId}.${attempt}`, authorization));
   }
 
-  async #signWith(key: CoordKeyRow, quorum: string[], message: Uint8Array, sessionId: string): Promise<SignOutcome> {
+  async #signWith(key: CoordKeyRow, quorum: string[], message: Uint8Array, sessionId: string, authorization: unknown): Promise<SignOutcome> {
     const qname = quorum.join(',');
     let commitments = this.#store.takeCommitments(key.id, qname, quorum);
     const pooled = commitments !== undefined;
@@ -52,9 +53,9 @@ export class SigningService {
       if (!commitments) throw new UnavailableError('pool.empty', `no nonce commitments could be made for quorum ${qname}`);
     }
     const messageHex = toHex(message);
-    const receipts = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/reserve', { sessionId, keyId: key.id, message: messageHex, commitments }))))
+    const receipts = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/reserve', { sessionId, keyId: key.id, message: messageHex, commitments, authorization }))))
       .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/receipt', to: BROADCAST }));
-    const shares = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/share', { sessionId, receipts: receipts.filter((r) => r.from !== p) }))))
+    const shares = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/share', { sessionId, receipts: receipts.filter((r) => r.from !== p), peerAnchors: this.#store.anchorsOf(quorum.filter((q) => q !== p)) }))))
       .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/share', to: 'coordinator' }));
     const byParty: Record<string, string> = {};
     shares.forEach((s, i) => {

@@ -106,7 +106,7 @@ export class CoordinatorStore extends SqliteStore {
     this.db.prepare('INSERT INTO requests (id, key_id, idempotency_key, body_hash, payload, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(r.id, r.key_id, r.idempotency_key, r.body_hash, r.payload, r.status, now, now);
   }
-  finishRequest(id: string, status: 'SIGNED' | 'FAILED', fields: { signature?: string; signers?: string[]; error?: string; result?: Record<string, unknown>; releaseIdempotencyKey?: boolean }): void {
+  finishRequest(id: string, status: 'SIGNED' | 'FAILED' | 'REJECTED', fields: { signature?: string; signers?: string[]; error?: string; result?: Record<string, unknown>; releaseIdempotencyKey?: boolean }): void {
     this.db.prepare(`UPDATE requests SET status = ?, signature = ?, signers = ?, error = ?, result = ?, updated_at = ?${fields.releaseIdempotencyKey ? ', idempotency_key = NULL' : ''} WHERE id = ?`)
       .run(status, fields.signature ?? null, fields.signers ? JSON.stringify(fields.signers) : null, fields.error ?? null, fields.result ? JSON.stringify(fields.result) : null, new Date().toISOString(), id);
   }
@@ -128,6 +128,11 @@ export class CoordinatorStore extends SqliteStore {
    */
   recordAnchor(party: string, seq: number, anchor: string): void {
     this.db.prepare('INSERT INTO audit_anchors (party, seq, anchor) VALUES (?, ?, ?) ON CONFLICT(party) DO UPDATE SET seq = excluded.seq, anchor = excluded.anchor WHERE excluded.seq > audit_anchors.seq').run(party, seq, anchor);
+  }
+  /** The kept anchors of `parties` (relayed to their co-signers, who countersign them). */
+  anchorsOf(parties: readonly string[]): unknown[] {
+    if (parties.length === 0) return [];
+    return (this.db.prepare(`SELECT anchor FROM audit_anchors WHERE party IN (${parties.map(() => '?').join(',')})`).all(...parties) as { anchor: string }[]).map((r) => JSON.parse(r.anchor));
   }
   anchors(): string[] {
     return (this.db.prepare('SELECT anchor FROM audit_anchors ORDER BY party').all() as { anchor: string }[]).map((r) => r.anchor);

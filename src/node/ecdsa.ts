@@ -17,6 +17,7 @@ import { parseEnvelope, type Envelope, type EnvelopeVerifier } from '../wire/env
 import type { KeyRow, NodeStore } from './store.ts';
 import type { WorkerPool } from '../common/worker-pool.ts';
 import type { NodeAudit } from './audit.ts';
+import type { NodePolicy } from './policy-gate.ts';
 
 /**
  * A node's side of threshold ECDSA (DKLs23): presigning rounds for a batch of presignatures of one
@@ -47,13 +48,7 @@ export type EcdsaDeps = {
   /** Identity keys of the genesis (hex), for echo checks inside a worker. */
   identityKeys: Record<string, string>;
   audit: NodeAudit;
-};
-
-/** The request a node signs: the whole client request, not only its digest. */
-export type EcdsaSignRequest = {
-  requestId: string;
-  payload: { type: 'digest'; hex: string };
-  derivationPath?: string;
+  policy: NodePolicy;
 };
 
 type InboundMessage = { from: string; payload: never; signature: string };
@@ -286,18 +281,22 @@ export class EcdsaNode {
    * same transaction that stores the answer; a repeat of the same request gets the same answer,
    * any other request is refused.
    */
-  sign(input: { keyId: string; presignId: string; quorum: string[]; request: EcdsaSignRequest }): Envelope {
+  sign(input: { keyId: string; presignId: string; quorum: string[]; authorization: unknown; peerAnchors?: unknown }): Envelope {
     const { row, parties, pub } = this.#key(input.keyId);
     const quorum = this.#quorum(parties, row.threshold, input.quorum);
-    const req = checkRequest(input.request);
-    const digest = fromHex(req.payload.hex, 'payload.hex', 32);
-    const path = parseDerivationPath(req.derivationPath ?? 'm');
-    const derived = deriveNonHardened({ publicKey: fromHex(pub.publicKey), chainCode: fromHex(pub.chainCode) }, path);
-    const bindingBytes = sha256(canonicalBytes({ domain: 'custos/dkls23/sign-binding/v1', keyId: input.keyId, presignId: input.presignId, quorum, request: req as unknown as Json }));
-    const binding = toHex(bindingBytes);
     const p = this.#d.store.getPresignature(input.presignId);
     if (!p || p.key_id !== input.keyId) throw new ReuseError('presign.unknown', `presignature ${input.presignId} is not one of this node's presignatures for key ${input.keyId}`, 'coordinator');
     if (p.quorum !== quorum.join(',')) throw new AuthenticationError('presign.wrong_quorum', `presignature ${input.presignId} is bound to quorum ${p.quorum}, not ${quorum.join(',')}`, 'coordinator');
+    // The node decides before anything is computed: initiator, intent, rules, approvals, velocity.
+    // The digest signed is the one this node decoded from the initiator-signed payload.
+    const gate = this.#d.policy.authorize({ id: row.id, scheme: row.scheme, threshold: row.threshold, parties }, input.authorization);
+    const req = gate.authorized;
+    const digest = req.decoded.signBytes;
+    if (digest.length !== 32) throw new ValidationError('an ecdsa-secp256k1 key signs 32-byte digests', { code: 'sign.bad_payload' });
+    const path = parseDerivationPath((input.authorization as { request: { derivationPath?: string } }).request.derivationPath ?? 'm');
+    const derived = deriveNonHardened({ publicKey: fromHex(pub.publicKey), chainCode: fromHex(pub.chainCode) }, path);
+    const bindingBytes = sha256(canonicalBytes({ domain: 'custos/dkls23/sign-binding/v2', keyId: input.keyId, presignId: input.presignId, quorum, request: req.digest, path: path.join('/') }));
+    const binding = toHex(bindingBytes);
     if (p.state === 'burned') {
       if (p.binding === binding && p.response) return JSON.parse(p.response);
       throw new ReuseError('presign.reused', `presignature ${input.presignId} was already used for another request`, 'coordinator');
@@ -309,7 +308,9 @@ export class EcdsaNode {
     // presignature is gone, and a crash now loses only the answer; no entry, no answer.
     let env: Envelope | undefined;
     this.#d.store.tx(() => {
-      const entry = this.#d.audit.append('share.released', { scheme: row.scheme, key: input.keyId, presignature: p.id, request: req.requestId, binding });
+      gate.commit();
+      this.#d.audit.countersign(input.peerAnchors, this.#d.identityKeys);
+      const entry = this.#d.audit.append('share.released', { scheme: row.scheme, key: input.keyId, presignature: p.id, request: req.digest, binding, policyVersion: gate.policyVersion, rule: req.decision.rule, approvers: req.approvers });
       env = this.#d.envelope(`sign:${input.presignId}`, 'sign/ecdsa', 'coordinator', { keyId: input.keyId, presignId: input.presignId, binding, ...partial, audit: this.#d.audit.anchor(entry) } as unknown as Json);
       this.#d.store.burnPresignature(p.id, binding, JSON.stringify(env));
     });
@@ -317,14 +318,4 @@ export class EcdsaNode {
     this.#d.log.info('sign.ecdsa_share_released', { key: input.keyId, presignature: p.id });
     return env!;
   }
-}
-
-function checkRequest(r: unknown): EcdsaSignRequest {
-  const o = r as Partial<EcdsaSignRequest> | null;
-  if (!o || typeof o !== 'object' || typeof o.requestId !== 'string' || !o.payload || typeof o.payload !== 'object') throw new ValidationError('request must carry requestId and payload', { code: 'sign.bad_request' });
-  if (o.payload.type !== 'digest' || typeof o.payload.hex !== 'string' || !/^[0-9a-f]{64}$/.test(o.payload.hex)) throw new ValidationError('payload must be {"type":"digest","hex": 32 bytes of lowercase hex}', { code: 'sign.bad_payload' });
-  if (o.derivationPath !== undefined && typeof o.derivationPath !== 'string') throw new ValidationError('derivationPath must be a string', { code: 'derivation.bad_path' });
-  const out: EcdsaSignRequest = { requestId: o.requestId, payload: { type: 'digest', hex: o.payload.hex } };
-  if (o.derivationPath !== undefined) out.derivationPath = o.derivationPath;
-  return out;
 }

@@ -5,8 +5,7 @@ import { jsonLogger } from '../common/logger.ts';
 import { listenUrl } from '../common/http.ts';
 import { once } from '../common/once.ts';
 import { parseGenesis } from '../wire/genesis.ts';
-import { openPkcs11Keystore, resolvePin } from '../hsm/pkcs11-keystore.ts';
-import { useSoftHsmConf } from '../hsm/softhsm.ts';
+import { openConfiguredKeystore } from '../hsm/configured-keystore.ts';
 import type { Keystore } from '../hsm/keystore.ts';
 import { loadNodeConfig, type NodeConfig } from './config.ts';
 import { NodeStore } from './store.ts';
@@ -14,11 +13,9 @@ import { NodeService } from './service.ts';
 import { buildNodeServer } from './server.ts';
 import { WorkerPool } from '../common/worker-pool.ts';
 
-/** Opens the node's own HSM token. SoftHSM reads its config once per process, at C_Initialize. */
+/** Opens the node's own HSM token. */
 export function openNodeKeystore(cfg: NodeConfig): Keystore {
-  if (cfg.pkcs11.softhsmConf) useSoftHsmConf(cfg.pkcs11.softhsmConf);
-  const pin = resolvePin({ pinEnv: cfg.pkcs11.pinEnv, pinFile: cfg.pkcs11.pinFile });
-  return openPkcs11Keystore({ modulePath: cfg.pkcs11.module, tokenLabel: cfg.pkcs11.tokenLabel, pin });
+  return openConfiguredKeystore(cfg.pkcs11);
 }
 
 export function printPublicKeys(dataDir: string): void {

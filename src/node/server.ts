@@ -58,13 +58,14 @@ export function buildNodeServer(svc: NodeService, log: Logger, opts: { bodyLimit
   });
 
   app.post('/v1/sign/reserve', {
-    schema: { body: { type: 'object', additionalProperties: false, required: ['sessionId', 'keyId', 'message', 'commitments'], properties: {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['sessionId', 'keyId', 'message', 'commitments', 'authorization'], properties: {
       sessionId: id, keyId: id, message: { type: 'string', maxLength: 2 * 1024 * 1024 }, commitments: { type: 'array', minItems: 1, maxItems: 10, items: { type: 'object' } },
+      authorization: { type: 'object' },
     } } },
   }, async (req) => svc.signReserve(req.body as Parameters<NodeService['signReserve']>[0]));
 
   app.post('/v1/sign/share', {
-    schema: { body: { type: 'object', additionalProperties: false, required: ['sessionId', 'receipts'], properties: { sessionId: id, receipts: envelopes } } },
+    schema: { body: { type: 'object', additionalProperties: false, required: ['sessionId', 'receipts'], properties: { sessionId: id, receipts: envelopes, peerAnchors: { type: 'array', maxItems: 16 } } } },
   }, async (req) => svc.signShare(req.body as Parameters<NodeService['signShare']>[0]));
 
   const quorum = { type: 'array', minItems: 2, maxItems: 10, items: id } as const;
@@ -80,10 +81,21 @@ export function buildNodeServer(svc: NodeService, log: Logger, opts: { bodyLimit
     }, async (req) => svc.ecdsa[fn](req.body as { sessionId: string; messages: unknown }));
   }
   app.post('/v1/sign/ecdsa', {
-    schema: { body: { type: 'object', additionalProperties: false, required: ['keyId', 'presignId', 'quorum', 'request'], properties: {
-      keyId: id, presignId: id, quorum, request: { type: 'object' },
+    schema: { body: { type: 'object', additionalProperties: false, required: ['keyId', 'presignId', 'quorum', 'authorization'], properties: {
+      keyId: id, presignId: id, quorum, authorization: { type: 'object' }, peerAnchors: { type: 'array', maxItems: 16 },
     } } },
   }, async (req) => svc.ecdsa.sign(req.body as Parameters<NodeService['ecdsa']['sign']>[0]));
+
+  // Policy: the active version (as admins signed it), activation of a new one, a request's first
+  // sight (registration, where its timelock starts on this node's clock) and the dry run.
+  app.get('/v1/policy', async () => svc.policyView());
+  app.post('/v1/policy', { schema: { body: { type: 'object' } } }, async (req) => svc.policy.activate(req.body));
+  app.post('/v1/requests/register', {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['authorization'], properties: { authorization: { type: 'object' } } } },
+  }, async (req) => svc.registerRequest((req.body as { authorization: { request?: { keyId?: unknown } } }).authorization));
+  app.post('/v1/policy/evaluate', {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['request'], properties: { request: { type: 'object' }, signature: { type: 'string' } } } },
+  }, async (req) => svc.dryRun(req.body as { request: { keyId?: unknown }; signature?: string }));
 
   return app;
 }

@@ -18,6 +18,9 @@ import { commitmentIsValid } from '../protocols/frost/index.ts';
 import type { DkgSessionRow, NodeStore } from './store.ts';
 import { EcdsaNode, type EcdsaFaults } from './ecdsa.ts';
 import { NodeAudit } from './audit.ts';
+import { NodePolicy } from './policy-gate.ts';
+import { parseIdentity } from '../policy/identity.ts';
+import type { KeyFacts } from '../policy/authorize.ts';
 import type { WorkerPool } from '../common/worker-pool.ts';
 import type { Logger } from '../common/logger.ts';
 
@@ -75,8 +78,11 @@ export class NodeService {
   readonly ecdsa: EcdsaNode;
   /** This node's hash-chained, HSM-signed audit log. */
   readonly audit: NodeAudit;
+  /** This node's own policy enforcement: active version, first sights, velocity counters. */
+  readonly policy: NodePolicy;
+  readonly #identityHex: Record<string, string>;
 
-  constructor(opts: { id: string; genesis: Genesis; keystore: Keystore; store: NodeStore; logger: Logger; faults?: NodeFaults; workers?: WorkerPool }) {
+  constructor(opts: { id: string; genesis: Genesis; keystore: Keystore; store: NodeStore; logger: Logger; faults?: NodeFaults; workers?: WorkerPool; clock?: () => Date }) {
     this.#faults = opts.faults ?? {};
     this.id = opts.id;
     this.#genesis = opts.genesis;
@@ -90,11 +96,20 @@ export class NodeService {
     if (me.encryptionKey !== toHex(this.#ks.encryptionPublicKey())) throw new CustosError('config.identity_mismatch', `the encryption key in this node's HSM token is not the one the genesis lists for ${opts.id}`);
     this.#verifier = new EnvelopeVerifier(this.cluster, identityKeys(opts.genesis));
     this.audit = new NodeAudit(this.#store, this.id, this.#sign);
+    this.#identityHex = Object.fromEntries(opts.genesis.nodes.map((n) => [n.id, n.identityKey]));
+    let genesisAdmins;
+    try {
+      genesisAdmins = opts.genesis.admins && { threshold: opts.genesis.admins.threshold, identities: opts.genesis.admins.identities.map((x, i) => parseIdentity(x, `genesis.admins.identities[${i}]`)) };
+    } catch (e) {
+      throw new CustosError('config.invalid', (e as Error).message, { status: 500 });
+    }
+    this.policy = new NodePolicy({ store: this.#store, audit: this.audit, cluster: this.cluster, genesisAdmins, log: this.#log, now: opts.clock, keys: () => this.#store.listKeys().filter((k) => k.state === 'active').map(keyFacts) });
     this.ecdsa = new EcdsaNode({
       audit: this.audit,
       id: this.id, cluster: this.cluster, ks: this.#ks, store: this.#store, verifier: this.#verifier, log: this.#log, faults: this.#faults.ecdsa, pool: opts.workers,
       identityKeys: Object.fromEntries(opts.genesis.nodes.map((n) => [n.id, n.identityKey])),
       envelope: (session, round, to, payload) => this.#envelope(session, round, to, payload),
+      policy: this.policy,
     });
   }
 
@@ -373,7 +388,7 @@ export class NodeService {
    * with receipts from all other signers, so a nonce that any honest co-signer saw used can never
    * sign again, even on a node restored from an old backup.
    */
-  signReserve(input: { sessionId: string; keyId: string; message: string; commitments: unknown }): Envelope {
+  signReserve(input: { sessionId: string; keyId: string; message: string; commitments: unknown; authorization: unknown }): Envelope {
     const { row, parties } = this.#activeKey(input.keyId);
     fromHex(input.message, 'message');
     const list = this.#checkCommitments(input.keyId, row.scheme as Scheme, row.threshold, parties, input.commitments);
@@ -383,6 +398,12 @@ export class NodeService {
       if (existing.binding === binding) return JSON.parse(existing.receipt);
       throw new ReuseError('envelope.replayed', `session ${input.sessionId} already exists with another request`, 'coordinator');
     }
+    // The node decides before anything is consumed: initiator, intent, rules, approvals, velocity.
+    // What is signed is what the node decoded from the signed request, not what the coordinator says.
+    const gate = this.policy.authorize(keyFacts(row), input.authorization);
+    if (toHex(gate.authorized.decoded.signBytes) !== input.message) {
+      this.policy.refuse(new AuthenticationError('sign.payload_mismatch', 'the message to sign is not the payload of the authorised request', 'coordinator'), { kind: 'request', key: input.keyId, request: gate.authorized.digest });
+    }
     const own = list.find((c) => c.party === this.id)!;
     const nonce = this.#store.getNonce(own.nonceId);
     if (!nonce || nonce.key_id !== input.keyId) throw new ReuseError('nonce.unknown', `nonce ${own.nonceId} is not one of this node's nonces for key ${input.keyId}`, 'coordinator');
@@ -391,6 +412,8 @@ export class NodeService {
     if (made.hiding !== own.hiding || made.binding !== own.binding) throw new AuthenticationError('sign.bad_commitment', 'own commitment in the list differs from the one this node made', 'coordinator');
     const receipt = this.#envelope(input.sessionId, 'sign/receipt', BROADCAST, { keyId: input.keyId, binding, nonces: list.map((c) => ({ party: c.party, nonceId: c.nonceId })) });
     this.#store.tx(() => {
+      gate.commit();
+      this.audit.append('request.authorized', { request: gate.authorized.digest, key: input.keyId, session: input.sessionId, policyVersion: gate.policyVersion, rule: gate.authorized.decision.rule, approvers: gate.authorized.approvers });
       for (const c of list) this.#store.consumeNonce(c.party, c.nonceId, input.sessionId, binding);
       this.#store.reserveNonce(own.nonceId, input.sessionId);
       this.#store.insertSign({ id: input.sessionId, key_id: input.keyId, own_nonce: own.nonceId, binding, request: JSON.stringify({ message: input.message, commitments: list }), receipt: JSON.stringify(receipt) });
@@ -399,7 +422,7 @@ export class NodeService {
   }
 
   /** Phase two: with every co-signer's receipt in hand, burn the nonce durably, then release the share. */
-  signShare(input: { sessionId: string; receipts: unknown }): Envelope {
+  signShare(input: { sessionId: string; receipts: unknown; peerAnchors?: unknown }): Envelope {
     const s = this.#store.getSign(input.sessionId);
     if (!s) throw new NotFoundError('sign_session', input.sessionId);
     if (s.share) return JSON.parse(s.share);
@@ -431,6 +454,7 @@ export class NodeService {
     let env: Envelope | undefined;
     this.#store.tx(() => {
       for (const e of envelopes) this.#store.recordSeen(input.sessionId, e.round, e.from, toHex(payloadDigest(e.payload)));
+      this.audit.countersign(input.peerAnchors, this.#identityHex);
       const entry = this.audit.append('share.released', { scheme: row.scheme, key: s.key_id, session: input.sessionId, binding: s.binding });
       env = this.#envelope(input.sessionId, 'sign/share', 'coordinator', { keyId: s.key_id, binding: s.binding, share: sigShare, audit: this.audit.anchor(entry) });
       this.#store.burnNonce(s.own_nonce);
@@ -438,6 +462,28 @@ export class NodeService {
     });
     this.#log.info('sign.share_released', { session: input.sessionId, key: s.key_id });
     return env!;
+  }
+
+  /** The active policy as its admins signed it (no effective cooldown times: those are this node's). */
+  policyView() {
+    const cur = this.policy.current();
+    if (!cur) return { version: null, policy: null, signatures: [] };
+    return { version: cur.version, digest: cur.digest, policy: cur.signed.policy, signatures: cur.signed.signatures };
+  }
+
+  #keyFor(request: unknown): KeyFacts {
+    const keyId = (request as { keyId?: unknown } | null)?.keyId;
+    if (typeof keyId !== 'string') throw new ValidationError('request.keyId must name a key', { code: 'request.invalid' });
+    return keyFacts(this.#activeKey(keyId).row);
+  }
+
+  /** A request's first sight on this node: see NodePolicy.register. */
+  registerRequest(authorization: { request?: unknown }) {
+    return this.policy.register(this.#keyFor(authorization?.request), authorization);
+  }
+
+  dryRun(body: { request: unknown; signature?: string }) {
+    return this.policy.dryRun(this.#keyFor(body.request), body);
   }
 
   /** The key's public package, identical on every party (no per-node fields). */
@@ -451,4 +497,9 @@ export class NodeService {
     return this.#store.listKeys().map((k) => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: JSON.parse(k.parties), state: k.state, readyNonces: this.#store.countReadyNonces(k.id), readyPresignatures: this.#store.countReadyPresignatures(k.id) }));
   }
 
+}
+
+/** What the policy needs to know of a key. */
+export function keyFacts(k: { id: string; scheme: string; threshold: number; parties: string }): KeyFacts {
+  return { id: k.id, scheme: k.scheme, threshold: k.threshold, parties: JSON.parse(k.parties) as string[] };
 }

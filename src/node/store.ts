@@ -66,10 +66,6 @@ CREATE TABLE IF NOT EXISTS presign_sessions (
   status TEXT NOT NULL CHECK (status IN ('running', 'done', 'aborted')),
   error TEXT
 );
-CREATE TABLE IF NOT EXISTS audit_log (
-  seq INTEGER PRIMARY KEY,
-  entry TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS presign_ids (
   id TEXT PRIMARY KEY,
   session TEXT NOT NULL
@@ -152,15 +148,6 @@ export class NodeStore extends SqliteStore {
     this.db.prepare(`UPDATE presign_sessions SET status = 'aborted', sealed_state = NULL, error = ? WHERE id = ?`).run(error, id);
   }
   // --- audit log (node/audit.ts)
-  lastAuditEntry(): string | undefined {
-    return (this.db.prepare('SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { entry: string } | undefined)?.entry;
-  }
-  insertAuditEntry(seq: number, entry: string): void {
-    this.db.prepare('INSERT INTO audit_log (seq, entry) VALUES (?, ?)').run(seq, entry);
-  }
-  auditEntries(after: number, limit: number): string[] {
-    return (this.db.prepare('SELECT entry FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(after, limit) as { entry: string }[]).map((r) => r.entry);
-  }
 
   presignIdClaimed(id: string): boolean {
     return this.db.prepare('SELECT 1 FROM presign_ids WHERE id = ?').get(id) !== undefined;

@@ -5,6 +5,7 @@
  * with ValidationError code 'policy.invalid' and the JSON path of the problem in `detail.path`.
  */
 import { ValidationError } from '../common/errors.ts';
+import { parseIdentity, type Identity } from './identity.ts';
 
 export const TX_TYPES = ['transfer', 'contract-call', 'raw-message', 'typed-data', 'raw-digest'] as const;
 export type TxType = (typeof TX_TYPES)[number];
@@ -40,6 +41,10 @@ export type Action =
 export interface Rule { id: string; match: Match; action: Action }
 export interface Policy {
   version: number;
+  /** Everyone who may act: initiators, approvers, admins, auditors, with their public keys. */
+  identities: Identity[];
+  /** How many admins must sign the next version of this policy. */
+  adminThreshold: number;
   assets: Asset[];
   addressLists: AddressList[];
   groups: Group[];
@@ -129,12 +134,15 @@ function parseList(v: unknown, p: string): AddressList {
   return { id: str(o.id, `${p}.id`), entries, cooldownSeconds: int(o.cooldownSeconds, `${p}.cooldownSeconds`, 0) };
 }
 
-function parseGroup(v: unknown, p: string): Group {
+function parseGroup(v: unknown, p: string, identities: Map<string, Identity>): Group {
   const o = obj(v, p, ['id', 'members']);
-  return { id: str(o.id, `${p}.id`), members: strList(o.members, `${p}.members`) };
+  const members = strList(o.members, `${p}.members`);
+  // A group member who cannot approve would make its threshold unreachable without anyone noticing.
+  members.forEach((id, i) => { if (!identities.get(id)?.roles.includes('approver')) fail(`${p}.members[${i}]`, `${JSON.stringify(id)} is not an identity with the approver role`); });
+  return { id: str(o.id, `${p}.id`), members };
 }
 
-interface Refs { assets: Set<string>; lists: Set<string>; groups: Map<string, number> }
+interface Refs { assets: Set<string>; lists: Set<string>; groups: Map<string, number>; identities: Map<string, Identity> }
 
 function parseMatch(v: unknown, p: string, refs: Refs): Match {
   const o = obj(v, p, ['keys', 'accounts', 'chains', 'assets', 'txTypes', 'destination', 'amountMin', 'amountMax', 'velocity', 'timeWindows', 'initiators']);
@@ -184,7 +192,10 @@ function parseMatch(v: unknown, p: string, refs: Refs): Match {
       return w;
     });
   }
-  if (o.initiators !== undefined) m.initiators = strList(o.initiators, `${p}.initiators`);
+  if (o.initiators !== undefined) {
+    m.initiators = strList(o.initiators, `${p}.initiators`);
+    m.initiators.forEach((id, i) => { if (!refs.identities.get(id)?.roles.includes('initiator')) fail(`${p}.initiators[${i}]`, `${JSON.stringify(id)} is not an identity with the initiator role`); });
+  }
   return m;
 }
 
@@ -219,12 +230,29 @@ function parseAction(v: unknown, p: string, refs: Refs): Action {
 
 /** Validates an untrusted JSON value into a Policy; throws ValidationError('policy.invalid'). */
 export function parsePolicy(json: unknown): Policy {
-  const o = obj(json, '$', ['version', 'assets', 'addressLists', 'groups', 'rules']);
+  const o = obj(json, '$', ['version', 'identities', 'adminThreshold', 'assets', 'addressLists', 'groups', 'rules']);
   const version = int(o.version, '$.version', 1);
+  const identities = arr(o.identities, '$.identities').map((x, i) => {
+    try {
+      return parseIdentity(x, `$.identities[${i}]`);
+    } catch (e) {
+      fail((e as ValidationError).detail?.path as string ?? `$.identities[${i}]`, (e as Error).message.replace(/^identity \S+: /, ''));
+    }
+  });
+  const byId = new Map<string, Identity>();
+  identities.forEach((x, i) => {
+    if (byId.has(x.id)) fail(`$.identities[${i}].id`, `duplicate id ${JSON.stringify(x.id)}`);
+    byId.set(x.id, x);
+  });
+  const admins = identities.filter((x) => x.roles.includes('admin')).length;
+  // Without enough admins to sign the next version, the policy could never be changed again.
+  const adminThreshold = int(o.adminThreshold, '$.adminThreshold', 1);
+  if (adminThreshold > admins) fail('$.adminThreshold', `exceeds the number of identities with the admin role (${admins})`);
   const assets = arr(o.assets, '$.assets').map((a, i) => parseAsset(a, `$.assets[${i}]`));
   const addressLists = arr(o.addressLists, '$.addressLists').map((l, i) => parseList(l, `$.addressLists[${i}]`));
-  const groups = arr(o.groups, '$.groups').map((g, i) => parseGroup(g, `$.groups[${i}]`));
+  const groups = arr(o.groups, '$.groups').map((g, i) => parseGroup(g, `$.groups[${i}]`, byId));
   const refs: Refs = {
+    identities: byId,
     assets: uniqueIds(assets, '$.assets'),
     lists: uniqueIds(addressLists, '$.addressLists'),
     groups: new Map(groups.map((g) => [g.id, g.members.length])),
@@ -236,5 +264,5 @@ export function parsePolicy(json: unknown): Policy {
     return { id: str(ro.id, `${rp}.id`), match: parseMatch(ro.match, `${rp}.match`, refs), action: parseAction(ro.action, `${rp}.action`, refs) };
   });
   uniqueIds(rules, '$.rules');
-  return { version, assets, addressLists, groups, rules };
+  return { version, identities, adminThreshold, assets, addressLists, groups, rules };
 }

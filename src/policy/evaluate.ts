@@ -73,8 +73,11 @@ function mismatch(policy: Policy, m: Match, r: PolicyRequest, amount: bigint, ct
     if (!m.accounts.includes(r.account)) return `account ${r.account} not in ${m.accounts.join(', ')}`;
   }
   if (m.chains && !m.chains.includes(r.chain)) return `chain ${r.chain} not in ${m.chains.join(', ')}`;
-  if (m.assets && !m.assets.includes(r.asset)) return `asset ${r.asset} not in ${m.assets.join(', ')}`;
+  if (m.assets && !m.assets.includes(r.asset)) return `asset ${r.asset || '(none: not a transfer of a declared asset)'} not in ${m.assets.join(', ')}`;
   if (m.txTypes && !m.txTypes.includes(r.txType)) return `type ${r.txType} not in ${m.txTypes.join(', ')}`;
+  // Blind signing is opt-in: a raw digest or message (no decodable intent) only matches a rule
+  // that names its type, never a catch-all rule written with transactions in mind.
+  if (!m.txTypes && (r.txType === 'raw-digest' || r.txType === 'raw-message')) return `${r.txType} needs a rule that lists it in txTypes`;
   if (m.initiators && !m.initiators.includes(r.initiator)) return `initiator ${r.initiator} not in ${m.initiators.join(', ')}`;
   if (m.amountMin !== undefined && amount < BigInt(m.amountMin)) return `amount ${r.amount} below ${m.amountMin}`;
   if (m.amountMax !== undefined && amount > BigInt(m.amountMax)) return `amount ${r.amount} above ${m.amountMax}`;
@@ -105,7 +108,7 @@ function inWindow(minute: number, from: number, to: number): boolean {
  * casing is a checksum, not identity), so they compare lowercased; anything else (base58:
  * legacy Bitcoin, Solana) is case-sensitive and compares exactly.
  */
-function addressKey(a: string): string {
+export function addressKey(a: string): string {
   return /^0x[0-9a-f]+$/i.test(a) || /^(bc|tb|bcrt)1[0-9a-z]+$/i.test(a) ? a.toLowerCase() : a;
 }
 

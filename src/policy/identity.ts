@@ -66,6 +66,24 @@ export function verifyBy(identity: Identity, digest: Uint8Array, signature: stri
   }
 }
 
+/** An identity's private signing key, as a client (CLI, SDK, test) holds it; never sent anywhere. */
+export type IdentitySecret = { id: string; alg: IdentityAlg; secretKey: string };
+
+/** Signs `digest` as verifyBy expects: P-256 low-s over SHA-256(digest), or Ed25519 over the digest. */
+export function signAs(who: IdentitySecret, digest: Uint8Array): string {
+  const sk = Buffer.from(who.secretKey, 'hex');
+  if (who.alg === 'ed25519') return Buffer.from(ed25519.sign(digest, sk)).toString('hex');
+  const prehashed = new Uint8Array(createHash('sha256').update(digest).digest());
+  return Buffer.from(p256.sign(prehashed, sk, { prehash: false, lowS: true })).toString('hex');
+}
+
+/** A fresh identity key pair (demo bootstrap, tests); the public half goes into the policy. */
+export function newIdentity(id: string, roles: Role[], alg: IdentityAlg = 'p256'): { identity: Identity; secret: IdentitySecret } {
+  const sk = alg === 'ed25519' ? ed25519.utils.randomSecretKey() : p256.utils.randomSecretKey();
+  const pub = alg === 'ed25519' ? ed25519.getPublicKey(sk) : p256.getPublicKey(sk, true);
+  return { identity: { id, roles, alg, publicKey: Buffer.from(pub).toString('hex') }, secret: { id, alg, secretKey: Buffer.from(sk).toString('hex') } };
+}
+
 /** The identity `id` if it exists and holds `role`; a ValidationError naming which is wrong otherwise. */
 export function requireRole(identities: readonly Identity[], id: string, role: Role): Identity {
   const who = identities.find((i) => i.id === id);

@@ -68,7 +68,7 @@ export class AuditTampered extends CustosError {
  * (`audit.edited`), deleted (`audit.missing`), moved (`audit.reordered`), or the point where the
  * tail was cut (`audit.truncated`). Returns the head.
  */
-export function verifyAuditLog(party: string, identityKey: Uint8Array, entries: AuditEntry[], anchors: AuditAnchor[] = []): { count: number; head: string; seq: number } {
+export function verifyAuditLog(party: string, identityKey: Uint8Array, entries: AuditEntry[], anchors: AuditAnchor[] = [], countersigned: Countersignature[] = []): { count: number; head: string; seq: number } {
   let prev = GENESIS_PREV;
   let expected = 1;
   const bySeq = new Map<number, string>();
@@ -98,7 +98,26 @@ export function verifyAuditLog(party: string, identityKey: Uint8Array, entries: 
     if (a.seq > last) throw new AuditTampered('audit.truncated', `the log ends at entry ${last}, but ${party} signed an anchor for entry ${a.seq}: the tail was cut`, { party, seq: last + 1 });
     if (bySeq.get(a.seq) !== a.head) throw new AuditTampered('audit.edited', `entry ${a.seq} differs from the one ${party} anchored: the log was rewritten from there`, { party, seq: a.seq });
   }
+  // Heads a peer recorded in its own (already verified) log: the same checks, the peer's chain vouching.
+  for (const c of countersigned) {
+    if (c.party !== party) continue;
+    if (c.seq > last) throw new AuditTampered('audit.truncated', `the log ends at entry ${last}, but ${c.by} countersigned ${party}'s entry ${c.seq}: the tail was cut`, { party, seq: last + 1 });
+    if (bySeq.get(c.seq) !== c.head) throw new AuditTampered('audit.edited', `entry ${c.seq} differs from the one ${c.by} countersigned: the log was rewritten from there`, { party, seq: c.seq });
+  }
   return { count: entries.length, head: prev, seq: last };
+}
+
+/** A party's (sequence, head) as a peer recorded it, entry `peer.anchor` of the peer's own log. */
+export type Countersignature = { party: string; seq: number; head: string; by: string };
+
+/** The countersignatures of `party` in a peer's log; verify that log first (verifyAuditLog). */
+export function countersignaturesIn(peerEntries: AuditEntry[], party: string): Countersignature[] {
+  return peerEntries
+    .filter((e) => e.kind === 'peer.anchor' && (e.data as { party?: unknown }).party === party)
+    .map((e) => {
+      const d = e.data as { party: string; seq: number; head: string };
+      return { party: d.party, seq: d.seq, head: d.head, by: e.party };
+    });
 }
 
 /** Parses JSONL (one entry per line); a line that is not JSON is named. */

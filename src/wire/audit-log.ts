@@ -1,23 +1,54 @@
 import type { Json } from '../common/canonical-json.ts';
-import { nextEntry, signAnchor, type AuditAnchor, type AuditEntry } from '../wire/audit-chain.ts';
-import type { IdentitySigner } from '../wire/envelope.ts';
-import type { NodeStore } from './store.ts';
-import { syslogLine } from '../wire/audit-syslog.ts';
+import type { DatabaseSync } from 'node:sqlite';
+import { anchorBytes, nextEntry, signAnchor, type AuditAnchor, type AuditEntry } from './audit-chain.ts';
+import { verifyIdentitySignature, type IdentitySigner } from './envelope.ts';
+import { syslogLine } from './audit-syslog.ts';
+
+/** Where a party keeps its log: the node's or the coordinator's SQLite store. */
+export type AuditStore = {
+  db: DatabaseSync;
+  lastAuditEntry(): string | undefined;
+  insertAuditEntry(seq: number, entry: string): void;
+  auditEntries(after: number, limit: number): string[];
+};
 
 /**
- * The node's own audit log (wire/audit-chain.ts): entries hash-chained and signed by the node's
- * HSM identity key, appended inside the same SQLite transaction as the state change they record.
- * So it fails closed: if the entry cannot be written, the transaction (and the release of a
- * share) does not happen.
+ * A party's own audit log (audit-chain.ts), for a node and for the coordinator alike: entries
+ * hash-chained and signed by the party's HSM identity key, appended inside the same SQLite
+ * transaction as the state change they record. So it fails closed: if the entry cannot be
+ * written, the transaction (and the release of a share) does not happen.
  */
-export class NodeAudit {
-  readonly #store: NodeStore;
+export class AuditLog {
+  readonly #store: AuditStore;
   readonly #party: string;
   readonly #sign: IdentitySigner;
-  constructor(store: NodeStore, party: string, sign: IdentitySigner) {
+  constructor(store: AuditStore, party: string, sign: IdentitySigner) {
     this.#store = store;
     this.#party = party;
     this.#sign = sign;
+    store.db.exec('CREATE TABLE IF NOT EXISTS peer_anchors (party TEXT PRIMARY KEY, seq INTEGER NOT NULL)');
+  }
+
+  /**
+   * Countersigning (issue 4, item 6): the (sequence, head) each co-signer handed out, relayed with
+   * a signing request, is recorded in this node's own log as a `peer.anchor` entry when it is newer
+   * than the last one recorded. So a peer's log cut short later is caught from this node's log,
+   * even if the coordinator lost or withheld its anchors. Anchors not signed by their party, or
+   * from unknown parties, are ignored (the relay cannot make us record a false head).
+   * Call inside the transaction of the release.
+   */
+  countersign(anchors: unknown, identityKeys: Record<string, string>): void {
+    if (!Array.isArray(anchors)) return;
+    for (const x of anchors.slice(0, 16)) {
+      const a = x as Partial<AuditAnchor> | null;
+      if (!a || typeof a.party !== 'string' || a.party === this.#party || !Number.isSafeInteger(a.seq) || typeof a.head !== 'string' || !/^[0-9a-f]{64}$/.test(a.head) || typeof a.sig !== 'string') continue;
+      const key = identityKeys[a.party];
+      if (!key || !verifyIdentitySignature(Buffer.from(key, 'hex'), anchorBytes(a as AuditAnchor), a.sig)) continue;
+      const seen = this.#store.db.prepare('SELECT seq FROM peer_anchors WHERE party = ?').get(a.party) as { seq: number } | undefined;
+      if (seen && seen.seq >= a.seq!) continue;
+      this.#store.db.prepare('INSERT INTO peer_anchors (party, seq) VALUES (?, ?) ON CONFLICT(party) DO UPDATE SET seq = excluded.seq').run(a.party, a.seq!);
+      this.append('peer.anchor', { party: a.party, seq: a.seq!, head: a.head });
+    }
   }
 
   /** Appends one entry; call inside the transaction of the change it records. */
@@ -31,6 +62,12 @@ export class NodeAudit {
   /** This node's signed (sequence, head) after `entry`, handed out with every released share. */
   anchor(entry: AuditEntry): AuditAnchor {
     return signAnchor(this.#party, entry, this.#sign);
+  }
+
+  /** A signed anchor of the newest entry (none while the log is empty). */
+  headAnchor(): AuditAnchor | undefined {
+    const last = this.#store.lastAuditEntry();
+    return last ? this.anchor(JSON.parse(last) as AuditEntry) : undefined;
   }
 
   /** Entries after `after`, as JSONL. */

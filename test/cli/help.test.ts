@@ -9,14 +9,22 @@ const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.e
 
 test('every command has --help that documents its options', () => {
   const cases: [string[], RegExp][] = [
-    [['--help'], /init[\s\S]*start[\s\S]*node[\s\S]*coordinator[\s\S]*keys create[\s\S]*sign[\s\S]*status/],
-    [['init', '--help'], /--nodes/],
-    [['start', '--help'], /--port/],
+    [['--help'], /init[\s\S]*start[\s\S]*node[\s\S]*coordinator[\s\S]*keys create[\s\S]*sign[\s\S]*requests[\s\S]*policy[\s\S]*tokens[\s\S]*identity new[\s\S]*status[\s\S]*CUSTOS_TOKEN/],
+    [['init', '--help'], /--nodes[\s\S]*--admins FILE[\s\S]*"threshold"[\s\S]*every request is denied[\s\S]*custos policy sign[\s\S]*custos tokens create[\s\S]*DEMO cluster[\s\S]*credentials\.json/],
+    [['start', '--help'], /--port[\s\S]*DEMO[\s\S]*credentials\.json: demo only/],
+    [['requests', '--help'], /list \[--status S\] \[--key ID\] \[--initiator ID\] \[--limit N\][\s\S]*PENDING_APPROVAL[\s\S]*show ID[\s\S]*approve ID \[--as APPROVER\] \[--reject\] \[--expires-in SECONDS\] \[--credentials FILE\][\s\S]*default 86400[\s\S]*cancel ID \[--reason TEXT\]/],
+    [['requests', 'approve', '--help'], /approver role/],
+    [['policy', '--help'], /policy show[\s\S]*policy sign \[FILE\] --as ADMIN \[--credentials KEYFILE\] \[--signed IN\] \[--out OUT\] \[--genesis PATH\][\s\S]*JSON, or YAML when[\s\S]*policy push SIGNED_FILE[\s\S]*policy evaluate KEY_ID[\s\S]*--eth-tx/],
+    [['policy', 'sign', '--help'], /admin ceremony/],
+    [['tokens', '--help'], /tokens create --name NAME[\s\S]*only its SHA-256 hash[\s\S]*tokens list[\s\S]*tokens revoke ID[\s\S]*--data-dir DIR[\s\S]*\$CUSTOS_HOME\/coordinator/],
+    [['tokens', 'create', '--help'], /--name/],
+    [['identity', '--help'], /identity new --id ID --roles ROLE\[,ROLE\.\.\.\] \[--alg p256\|ed25519\] --out FILE[\s\S]*0600[\s\S]*PUBLIC identity/],
+    [['identity', 'new', '--help'], /--roles/],
     [['node', '--help'], /--data-dir[\s\S]*--print-public-keys/],
     [['coordinator', '--help'], /--data-dir/],
     [['keys', '--help'], /--scheme[\s\S]*--threshold[\s\S]*--verify/],
     [['keys', 'create', '--help'], /--scheme/],
-    [['sign', '--help'], /--hex[\s\S]*--text[\s\S]*--digest[\s\S]*--path[\s\S]*--idempotency-key/],
+    [['sign', '--help'], /--hex[\s\S]*--text[\s\S]*--digest[\s\S]*--eth-tx[\s\S]*--eth-message[\s\S]*--to ADDR[\s\S]*--path PATH[\s\S]*--as ID[\s\S]*--credentials FILE[\s\S]*--idempotency-key K[\s\S]*--url URL/],
     [['status', '--help'], /healthz/],
   ];
   for (const [args, re] of cases) {
@@ -27,7 +35,11 @@ test('every command has --help that documents its options', () => {
 });
 
 test('usage errors are one clear line with exit status 2, never a stack trace', () => {
-  for (const args of [['frobnicate'], ['keys', 'create', '--bogus'], ['sign'], ['node'], ['init', '--nodes', '42']]) {
+  for (const args of [['frobnicate'], ['keys', 'create', '--bogus'], ['sign'], ['node'], ['init', '--nodes', '42'],
+    ['requests', 'frob'], ['requests', 'approve'], ['requests', 'show', 'a', 'b'], ['requests', 'list', '--limit', '0'], ['requests', 'list', '--reject'],
+    ['policy', 'frob'], ['policy', 'sign', 'p.json'], ['policy', 'push'], ['policy', 'evaluate', 'k', '--signed', 'x'],
+    ['tokens', 'create'], ['tokens', 'revoke'], ['tokens', 'list', '--name', 'x'],
+    ['identity', 'new', '--id', 'a'], ['identity', 'new', '--id', 'a', '--roles', 'admin', '--out', 'x', '--alg', 'rsa'], ['identity', 'old']]) {
     const r = run(args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^custos: .+\[cli\.usage\]\n$/);

@@ -4,9 +4,10 @@ import { digestSignBody, ecdsaSignResult, ed25519SignResult, messageSignBody } f
 import * as S from '../../src/coordinator/schemas.ts';
 
 /**
- * The legacy door is a drop-in for the coordinator's sign route, narrowed to one key: it keeps its
- * own schemas (no derivation path, one payload type each, stricter answers), so these checks keep
- * them a narrowing of the coordinator's rather than a drifting copy.
+ * The legacy door is the single-key baseline of the coordinator's sign route: it takes the bare
+ * payload (the coordinator takes it inside an initiator-signed request) and answers like the
+ * coordinator, narrowed to one key. These checks keep its payloads and answers a narrowing of the
+ * coordinator's rather than a drifting copy.
  */
 type Schema = { type?: string; enum?: readonly unknown[]; required?: readonly string[]; properties?: Record<string, Schema>; additionalProperties?: boolean };
 
@@ -27,8 +28,9 @@ function assertNarrows(narrow: Schema, wide: Schema, at: string): void {
 }
 
 test("the legacy sign bodies and answers narrow the coordinator's sign route", () => {
-  assertNarrows(messageSignBody, S.signBody, 'message body');
-  assertNarrows(digestSignBody, S.signBody, 'digest body');
+  const payload = S.signBody.properties.request.properties.payload as Schema;
+  assertNarrows(messageSignBody.properties.payload as Schema, payload, 'message payload');
+  assertNarrows(digestSignBody.properties.payload as Schema, payload, 'digest payload');
   assertNarrows(ed25519SignResult, S.signResult, 'ed25519 answer');
   assertNarrows(ecdsaSignResult, S.signResult, 'ecdsa answer');
   // The ECDSA answer has all of the coordinator's ECDSA fields, required: one key is never presigned, but says so.

@@ -65,13 +65,13 @@ describe('a receiver that fails the OT-extension check', () => {
   test('the coordinator keeps signing through quorums without the retired pair', async () => {
     // Empty every pool so that the coordinator must also meet the retired quorum and move on.
     for (let i = 0; i < 6; i++) {
-      const r = await c.api('POST', `/v1/keys/${key.id}/sign`, { payload: { type: 'digest', hex: 'ab'.repeat(32) } });
+      const r = await c.sign(key.id, { payload: { type: 'digest', hex: 'ab'.repeat(32) } });
       assert.equal(r.status, 200, JSON.stringify(r.json));
       assert.ok(!(r.json.signers.includes('node-1') && r.json.signers.includes('node-3')), JSON.stringify(r.json.signers));
     }
     // With node-2 down only the retired pair is left: the call fails with a clear refusal.
     await c.killNode('node-2');
-    const left = await c.api('POST', `/v1/keys/${key.id}/sign`, { payload: { type: 'digest', hex: 'cd'.repeat(32) } });
+    const left = await c.sign(key.id, { payload: { type: 'digest', hex: 'cd'.repeat(32) } });
     assert.equal(left.status, 409, JSON.stringify(left.json));
     assert.equal(left.json.code, 'presign.pair_retired');
   });

@@ -19,7 +19,7 @@ describe('a node that sends a wrong signature share is named', () => {
     const msg = utf8('pay 5');
     // With all three up the coordinator may pick node-1 + node-2; take node-2 away so node-3 must sign.
     await c.killNode('node-2');
-    const bad = await c.api('POST', `/v1/keys/${k.json.id}/sign`, { payload: { type: 'message', hex: toHex(msg) } });
+    const bad = await c.sign(k.json.id, { payload: { type: 'message', hex: toHex(msg) } });
     assert.equal(bad.status, 502, JSON.stringify(bad.json));
     assert.equal(bad.json.code, 'frost.bad_share');
     assert.equal(bad.json.culprit, 'node-3');
@@ -28,7 +28,7 @@ describe('a node that sends a wrong signature share is named', () => {
     await c.api('GET', '/healthz');
     // node-3 is now quarantined: with node-2 back, the coordinator routes around it.
     for (let i = 0; i < 3; i++) {
-      const r = await c.api('POST', `/v1/keys/${k.json.id}/sign`, { payload: { type: 'message', hex: toHex(msg) } });
+      const r = await c.sign(k.json.id, { payload: { type: 'message', hex: toHex(msg) } });
       assert.equal(r.status, 200, JSON.stringify(r.json));
       assert.deepEqual(r.json.signers, ['node-1', 'node-2']);
       assert.ok(ed25519.verify(fromHex(r.json.signature), msg, fromHex(k.json.publicKey)));

@@ -22,9 +22,9 @@ type SchemeName = keyof typeof verifiers;
  * Announces a body larger than the server's limit and sends only its first bytes: the server must
  * refuse on the Content-Length alone, before reading the body (no race with a half-written body).
  */
-function postOversized(url: string, bytes: number): Promise<{ status: number; body: string }> {
+function postOversized(url: string, bytes: number, token: string): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': bytes } }, (r) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': bytes, authorization: `Bearer ${token}` } }, (r) => {
       let data = '';
       r.on('data', (d) => { data += d; });
       r.on('end', () => { req.destroy(); res({ status: r.statusCode ?? 0, body: data }); });
@@ -54,7 +54,7 @@ describe('local cluster: DKG, signing, attestations, REST edge', () => {
       }
       assert.equal(k.attestations.length, 3);
       for (const msg of [utf8('hello custos'), new Uint8Array(0), fromHex('00'.repeat(32)), utf8('x'.repeat(1000))]) {
-        const s = await c.api('POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'message', hex: toHex(msg) } });
+        const s = await c.sign(k.id, { payload: { type: 'message', hex: toHex(msg) } });
         assert.equal(s.status, 200, JSON.stringify(s.json));
         assert.equal(typeof s.json.requestId, 'string');
         assert.ok(verifiers[scheme](fromHex(s.json.signature), msg, fromHex(k.publicKey)), `${scheme} signature must verify`);
@@ -80,19 +80,20 @@ describe('local cluster: DKG, signing, attestations, REST edge', () => {
 
   test('custos keys show --verify checks attestations from the CLI', () => {
     const k = keys['frost-ed25519'];
-    const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', 'keys', 'show', k.id, '--verify', '--url', c.url, '--genesis', join(c.home, 'genesis.json')], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', 'keys', 'show', k.id, '--verify', '--url', c.url, '--genesis', join(c.home, 'genesis.json')], { encoding: 'utf8', env: { ...process.env, CUSTOS_HOME: c.home } });
     assert.equal(r.status, 0, r.stderr);
     assert.match(JSON.parse(r.stdout).verified, /all 3 attestations check out/);
   });
 
   test('Idempotency-Key: a repeat returns the same result and a different body gets 422', async () => {
     const k = keys['frost-ed25519'];
-    const body = { payload: { type: 'message', hex: toHex(utf8('pay 1 BTC')) } };
+    // A retry sends the very same signed request again.
+    const { approvals: _none, ...body } = c.authorization(k.id, { payload: { type: 'message', hex: toHex(utf8('pay 1 BTC')) } });
     const a = await c.api('POST', `/v1/keys/${k.id}/sign`, body, { 'idempotency-key': 'idem-1' });
     const b = await c.api('POST', `/v1/keys/${k.id}/sign`, body, { 'idempotency-key': 'idem-1' });
     assert.equal(a.status, 200);
     assert.deepEqual(b.json, a.json);
-    const d = await c.api('POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'message', hex: toHex(utf8('pay 2 BTC')) } }, { 'idempotency-key': 'idem-1' });
+    const d = await c.sign(k.id, { payload: { type: 'message', hex: toHex(utf8('pay 2 BTC')) } }, { 'idempotency-key': 'idem-1' });
     assert.equal(d.status, 422);
     assert.equal(d.json.code, 'request.idempotency_mismatch');
     assert.match(d.contentType, /application\/problem\+json/);
@@ -104,6 +105,8 @@ describe('local cluster: DKG, signing, attestations, REST edge', () => {
 
   test('malformed or hostile input gets a 4xx problem+json, never a 500', async () => {
     const k = keys['frost-ed25519'];
+    // Requests whose shape is wrong are refused before any signature check.
+    const raw = (payload: unknown, extra: Record<string, unknown> = {}) => ({ request: { keyId: k.id, payload, initiator: 'demo-initiator', nonce: '00'.repeat(16), createdAt: new Date().toISOString(), ...extra }, signature: '00'.repeat(64) });
     const cases: [string, string, unknown, number][] = [
       ['POST', '/v1/keys', '{not json', 400],
       ['POST', '/v1/keys', { scheme: 'rsa', threshold: 2 }, 400],
@@ -114,17 +117,20 @@ describe('local cluster: DKG, signing, attestations, REST edge', () => {
       ['POST', '/v1/keys', { scheme: 'frost-ed25519', threshold: '2' }, 400],
       ['POST', '/v1/keys', [], 400],
       ['POST', '/v1/keys', null, 400],
-      ['POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'message', hex: 'abc' } }, 400],
-      ['POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'message', hex: 'zz' } }, 400],
-      ['POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'jpeg', hex: '00' } }, 400],
-      ['POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'message' } }, 400],
-      ['POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'message', hex: '00' }, extra: 1 }, 400],
-      ['POST', '/v1/keys/nope/sign', { payload: { type: 'message', hex: '00' } }, 404],
+      ['POST', `/v1/keys/${k.id}/sign`, raw({ type: 'message', hex: 'abc' }), 400],
+      ['POST', `/v1/keys/${k.id}/sign`, raw({ type: 'message', hex: 'zz' }), 400],
+      ['POST', `/v1/keys/${k.id}/sign`, raw({ type: 'jpeg', hex: '00' }), 400],
+      ['POST', `/v1/keys/${k.id}/sign`, raw({ type: 'message' }), 400],
+      ['POST', `/v1/keys/${k.id}/sign`, raw({ type: 'message', hex: '00' }, { extra: 1 }), 400],
+      ['POST', '/v1/keys/nope/sign', raw({ type: 'message', hex: '00' }), 404],
+      ['POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'message', hex: '00' } }, 400],
+      ['POST', `/v1/keys/${k.id}/sign`, raw({ type: 'message', hex: '00' }), 403],
+      ['POST', `/v1/keys/${k.id}/sign`, raw({ type: 'message', hex: '00' }, { initiator: 'demo-approver-1' }), 403],
       ['GET', '/v1/keys/nope', undefined, 404],
       ['GET', '/v1/requests/nope', undefined, 404],
       ['GET', '/v1/nothing-here', undefined, 404],
       ['GET', '/v1/keys?limit=-5', undefined, 400],
-      ['POST', '/v1/keys/%ZZ/sign', { payload: { type: 'message', hex: '00' } }, 400],
+      ['POST', '/v1/keys/%ZZ/sign', raw({ type: 'message', hex: '00' }), 400],
       ['GET', `/v1/keys/${'k'.repeat(500)}`, undefined, 414],
     ];
     for (const [method, path, body, status] of cases) {
@@ -133,10 +139,10 @@ describe('local cluster: DKG, signing, attestations, REST edge', () => {
       assert.match(r.contentType, /application\/problem\+json/);
       assert.equal(typeof r.json.code, 'string');
     }
-    const big = await postOversized(`${c.url}/v1/keys/${k.id}/sign`, 10 * 1024 * 1024);
+    const big = await postOversized(`${c.url}/v1/keys/${k.id}/sign`, 10 * 1024 * 1024, c.creds.token!);
     assert.equal(big.status, 413);
     assert.equal(JSON.parse(big.body).code, 'request.too_large');
-    const bad = await c.api('POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'message', hex: '00' } }, { 'idempotency-key': 'x'.repeat(300) });
+    const bad = await c.sign(k.id, { payload: { type: 'message', hex: '00' } }, { 'idempotency-key': 'x'.repeat(300) });
     assert.equal(bad.status, 400);
     const health = await c.api('GET', '/healthz');
     assert.equal(health.status, 200, 'still alive after hostile input');
@@ -158,7 +164,7 @@ describe('local cluster: DKG, signing, attestations, REST edge', () => {
     for (const scheme of Object.keys(verifiers) as SchemeName[]) {
       const k = keys[scheme];
       const msg = utf8(`one node down, ${scheme}`);
-      const s = await c.api('POST', `/v1/keys/${k.id}/sign`, { payload: { type: 'message', hex: toHex(msg) } });
+      const s = await c.sign(k.id, { payload: { type: 'message', hex: toHex(msg) } });
       assert.equal(s.status, 200, JSON.stringify(s.json));
       assert.deepEqual(s.json.signers, ['node-1', 'node-2']);
       assert.ok(verifiers[scheme](fromHex(s.json.signature), msg, fromHex(k.publicKey)));

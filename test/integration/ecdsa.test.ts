@@ -12,6 +12,7 @@ import { computeAddress } from 'ethers';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
+import { countersignaturesIn, parseAuditJsonl, verifyAuditLog } from '../../src/wire/audit-chain.ts';
 
 /**
  * Threshold ECDSA through the REST API of a real cluster (three node processes with SoftHSM
@@ -29,7 +30,7 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
   });
   after(async () => { await c?.stop(); });
 
-  const sign = (body: unknown, headers?: Record<string, string>) => c.api('POST', `/v1/keys/${key.id}/sign`, body, headers);
+  const sign = (body: any, headers?: Record<string, string>) => c.sign(key.id, body, headers);
   const digestOf = (s: string) => toHex(sha256(utf8(s)));
 
   async function poolCount(result: 'hit' | 'miss', quorum: string): Promise<number> {
@@ -69,7 +70,7 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
   });
 
   test('the CLI verifies the attested key and chain code, prints the xpub and signs a digest under a path', () => {
-    const cli = (...args: string[]) => spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args, '--url', c.url], { encoding: 'utf8' });
+    const cli = (...args: string[]) => spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args, '--url', c.url], { encoding: 'utf8', env: { ...process.env, CUSTOS_HOME: c.home } });
     const shown = cli('keys', 'show', key.id, '--verify', '--genesis', join(c.home, 'genesis.json'));
     assert.equal(shown.status, 0, shown.stderr);
     assert.match(JSON.parse(shown.stdout).verified, /all 3 attestations check out/);
@@ -90,7 +91,7 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
     await warm();
     const r = await sign({ payload: { type: 'digest', hex: digestOf('pooled') } });
     assert.equal(r.status, 200, JSON.stringify(r.json));
-    assert.deepEqual(Object.keys(r.json).sort(), ['presigned', 'publicKey', 'recoveryId', 'requestId', 'signature', 'signers']);
+    assert.deepEqual(Object.keys(r.json).sort(), ['presigned', 'publicKey', 'recoveryId', 'requestId', 'signature', 'signers', 'status']);
     assert.equal(r.json.publicKey, key.publicKey);
     for (const out of [first.json, r.json]) {
       const d = fromHex(out === first.json ? digestOf('first') : digestOf('pooled'));
@@ -125,7 +126,7 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
   test('client mistakes are 400 problems, never 500; replays under an Idempotency-Key return the same result', async () => {
     const cases: [unknown, string][] = [
       [{ payload: { type: 'message', hex: 'abcd' } }, 'sign.bad_payload'],
-      [{ payload: { type: 'digest', hex: 'ab' } }, 'sign.bad_payload'],
+      [{ payload: { type: 'digest', hex: 'ab' } }, 'payload.undecodable'],
       [{ payload: { type: 'digest', hex: digestOf('x') }, derivationPath: "m/44'/0" }, 'derivation.hardened'],
       [{ payload: { type: 'digest', hex: digestOf('x') }, derivationPath: 'm/x' }, 'derivation.bad_path'],
     ];
@@ -135,15 +136,16 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
       assert.equal(r.json.code, code);
       assert.match(r.contentType, /application\/problem\+json/);
     }
-    const body = { payload: { type: 'digest', hex: digestOf('idem') }, derivationPath: 'm/1' };
-    const a = await sign(body, { 'idempotency-key': 'ecdsa-idem-1' });
-    const b = await sign(body, { 'idempotency-key': 'ecdsa-idem-1' });
+    // A retry sends the very same signed request.
+    const { approvals: _none, ...body } = c.authorization(key.id, { payload: { type: 'digest', hex: digestOf('idem') }, derivationPath: 'm/1' });
+    const a = await c.api('POST', `/v1/keys/${key.id}/sign`, body, { 'idempotency-key': 'ecdsa-idem-1' });
+    const b = await c.api('POST', `/v1/keys/${key.id}/sign`, body, { 'idempotency-key': 'ecdsa-idem-1' });
     assert.equal(a.status, 200);
     assert.deepEqual(b.json, a.json);
   });
 
   test('each node keeps a signed, hash-chained audit log; custos audit verify names an edited entry and a cut tail', async () => {
-    const cli = (...args: string[]) => spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', 'audit', 'verify', '--party', 'node-1', '--genesis', join(c.home, 'genesis.json'), '--url', c.url, ...args], { encoding: 'utf8' });
+    const cli = (...args: string[]) => spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', 'audit', 'verify', '--party', 'node-1', '--genesis', join(c.home, 'genesis.json'), '--url', c.url, ...args], { encoding: 'utf8', env: { ...process.env, CUSTOS_HOME: c.home } });
     const ok = cli('--node-url', c.nodeUrl('node-1'));
     assert.equal(ok.status, 0, ok.stderr);
     const report = JSON.parse(ok.stdout);
@@ -152,23 +154,40 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
     const text = await (await fetch(`${c.nodeUrl('node-1')}/v1/audit`)).text();
     const lines = text.trim().split('\n');
     const kinds = lines.map((l) => JSON.parse(l).kind);
-    assert.equal(kinds[0], 'key.created');
-    assert.ok(kinds.includes('share.released'));
+    assert.equal(kinds[0], 'policy.activated', 'the demo policy is activated before anything else');
+    assert.ok(kinds.indexOf('key.created') < kinds.indexOf('share.released'));
+    assert.ok(kinds.indexOf('request.received') < kinds.indexOf('share.released'), 'a request is logged when first seen, before any share');
     const syslog = await (await fetch(`${c.nodeUrl('node-1')}/v1/audit?format=syslog`)).text();
     assert.equal(syslog.trim().split('\n').length, lines.length, 'one syslog line per entry');
-    assert.match(syslog, /^<\d+>1 \S+ node-1 custos - key\.created \[custos@32473 party="node-1" seq="1" /);
+    assert.match(syslog, /^<\d+>1 \S+ node-1 custos - policy\.activated \[custos@32473 party="node-1" seq="1" /);
     const file = join(c.home, 'audit-node-1.jsonl');
     // An edited entry (its data changed, hash and signature left as they were) is named.
-    const edited = lines.map((l, i) => (i === 1 ? l.replace('"share.released"', '"share.refused"') : l));
+    const at = kinds.indexOf('share.released');
+    const edited = lines.map((l, i) => (i === at ? l.replace('"share.released"', '"share.refused"') : l));
     writeFileSync(file, edited.join('\n') + '\n');
     const bad = cli('--file', file);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /entry 2 \(line 2\) was edited[\s\S]*audit\.edited/);
+    assert.match(bad.stderr, new RegExp(`entry ${at + 1} \\(line ${at + 1}\\) was edited[\\s\\S]*audit\\.edited`));
     // A cut tail is caught against the anchor the node handed out with its last share.
     writeFileSync(file, lines.slice(0, -1).join('\n') + '\n');
     const cut = cli('--file', file);
     assert.equal(cut.status, 1);
     assert.match(cut.stderr, /tail was cut[\s\S]*audit\.truncated/);
+    // Co-signers countersign: node-1's heads are in the other nodes' own logs (peer.anchor), so
+    // a cut is caught from a peer's log alone, without any anchor kept by the coordinator.
+    const genesis = parseGenesis(readJson(join(c.home, 'genesis.json')));
+    const keyOf = (id: string) => fromHex(genesis.nodes.find((n) => n.id === id)!.identityKey);
+    const cs: ReturnType<typeof countersignaturesIn> = [];
+    for (const peer of ['node-2', 'node-3']) {
+      const peerLog = parseAuditJsonl(await (await fetch(`${c.nodeUrl(peer)}/v1/audit`)).text());
+      verifyAuditLog(peer, keyOf(peer), peerLog);
+      cs.push(...countersignaturesIn(peerLog, 'node-1'));
+    }
+    assert.ok(cs.length >= 1, 'node-1 was countersigned by a co-signer');
+    const mine = parseAuditJsonl(text);
+    assert.equal(verifyAuditLog('node-1', keyOf('node-1'), mine, [], cs).seq, mine.length);
+    const newest = Math.max(...cs.map((x) => x.seq));
+    assert.throws(() => verifyAuditLog('node-1', keyOf('node-1'), mine.slice(0, newest - 1), [], cs), (e: any) => e.code === 'audit.truncated');
   });
 
   test('with each node killed in turn, signatures still come from the pool of the surviving quorum', async () => {

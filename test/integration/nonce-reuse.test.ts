@@ -27,7 +27,9 @@ describe('nonce single use survives a restored node', () => {
   const quorum = ['node-1', 'node-2'];
 
   async function reserve(session: string, message: Uint8Array, commitments: any[]) {
-    return Promise.all(quorum.map((p) => node(p)('POST', '/v1/sign/reserve', { sessionId: session, keyId, message: toHex(message), commitments })));
+    // Each node checks the initiator-signed request the message comes from.
+    const authorization = c.authorization(keyId, { payload: { type: 'message', hex: toHex(message) } });
+    return Promise.all(quorum.map((p) => node(p)('POST', '/v1/sign/reserve', { sessionId: session, keyId, message: toHex(message), commitments, authorization })));
   }
 
   test('a hostile coordinator cannot make a restored node reuse a nonce', async () => {
@@ -98,7 +100,7 @@ describe('nonce single use survives a restored node', () => {
     // node-1's receipt of session r1 replayed into another session of node-2.
     const other = await node('node-2')('POST', '/v1/sign/share', { sessionId: 'r2', receipts: [r[0].json] });
     assert.equal(other.status, 404);
-    const s = await node('node-2')('POST', '/v1/sign/reserve', { sessionId: 'r1', keyId, message: toHex(utf8('other')), commitments: [a[0], b[0]] });
+    const s = await node('node-2')('POST', '/v1/sign/reserve', { sessionId: 'r1', keyId, message: toHex(utf8('other')), commitments: [a[0], b[0]], authorization: c.authorization(keyId, { payload: { type: 'message', hex: toHex(utf8('other')) } }) });
     assert.equal(s.status, 409);
     assert.equal(s.json.code, 'envelope.replayed');
     // A receipt tampered in transit is refused and blamed on the relay.

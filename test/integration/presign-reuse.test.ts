@@ -20,10 +20,6 @@ import { presignDirect } from '../support/presign-direct.ts';
 const secp = getGroup('secp256k1');
 const Fn = secp.Fn;
 
-function request(requestId: string, text: string) {
-  return { requestId, payload: { type: 'digest', hex: toHex(sha256(utf8(text))) } };
-}
-
 describe('presignature single use survives a restored node', () => {
   let c: TestCluster;
   let key: any;
@@ -35,6 +31,8 @@ describe('presignature single use survives a restored node', () => {
   });
   after(async () => { await c?.stop(); });
   const node = (id: string) => apiAt(c.nodeUrl(id));
+  /** An initiator-signed request to sign the digest of `text` (the label only names it in the test). */
+  const request = (_label: string, text: string) => c.authorization(key.id, { payload: { type: 'digest', hex: toHex(sha256(utf8(text))) } });
 
   test('a restored node releases only a masked share; its honest co-signer refuses; nothing about φ or v leaks', async () => {
     const quorum = ['node-1', 'node-2'];
@@ -51,12 +49,12 @@ describe('presignature single use survives a restored node', () => {
 
     const sid = toHex(presignSid(dkgSessionId(key.id, { scheme: key.scheme, threshold: key.threshold, parties: key.parties }), P.id, quorum));
     const pk = fromHex(key.publicKey);
-    const signP = (req: ReturnType<typeof request>) => Promise.all(quorum.map((p) => node(p)('POST', '/v1/sign/ecdsa', { keyId: key.id, presignId: P.id, quorum, request: req })));
+    const signP = (req: ReturnType<typeof request>) => Promise.all(quorum.map((p) => node(p)('POST', '/v1/sign/ecdsa', { keyId: key.id, presignId: P.id, quorum, authorization: req })));
 
     const req1 = request('r1', 'pay 1 to alice');
     const a1 = await signP(req1);
     assert.deepEqual(a1.map((r) => r.status), [200, 200], JSON.stringify(a1.map((r) => r.json)));
-    const d1 = fromHex(req1.payload.hex);
+    const d1 = fromHex(req1.request.payload.hex);
     const sig = combine(sid, P.R, pk, d1, a1.map((r, i) => ({ from: quorum[i], partial: r.json.payload })));
     assert.ok(secp256k1.verify(sig.signature, d1, pk, { prehash: false }));
 
@@ -75,7 +73,7 @@ describe('presignature single use survives a restored node', () => {
     // them the key. Masked by the pair key node-2 never uses twice, the solution is garbage.
     const xOf = (d: Uint8Array) => Fn.create(bytesToNumberBE(signingNonce(sid, P.R, pk, d).toBytes().subarray(1)));
     const mOf = (d: Uint8Array) => Fn.create(bytesToNumberBE(d));
-    const d2 = fromHex(req2.payload.hex);
+    const d2 = fromHex(req2.request.payload.hex);
     const solve = (w1: bigint, w2: bigint) => Fn.div(Fn.sub(Fn.mul(w1, xOf(d2)), Fn.mul(w2, xOf(d1))), Fn.sub(Fn.mul(mOf(d1), xOf(d2)), Fn.mul(mOf(d2), xOf(d1))));
     const phi = secp.decodeScalar(fromHex(mine.phi));
     const v = secp.decodeScalar(fromHex(mine.v));
@@ -98,6 +96,7 @@ describe('presignature single use survives a crash between burn and answer', () 
   });
   after(async () => { await c?.stop(); });
   const node = (id: string) => apiAt(c.nodeUrl(id));
+  const request = (_label: string, text: string) => c.authorization(key.id, { payload: { type: 'digest', hex: toHex(sha256(utf8(text))) } });
 
   test('a presignature id is claimed for good: a second presigning session with it is refused', async () => {
     const quorum = ['node-1', 'node-3'];
@@ -116,16 +115,16 @@ describe('presignature single use survives a crash between burn and answer', () 
     const [P] = await presignDirect(node, key.id, quorum, 1);
     const req1 = request('c1', 'first');
     crash = true;
-    const lost = await node('node-3')('POST', '/v1/sign/ecdsa', { keyId: key.id, presignId: P.id, quorum, request: req1 });
+    const lost = await node('node-3')('POST', '/v1/sign/ecdsa', { keyId: key.id, presignId: P.id, quorum, authorization: req1 });
     crash = false;
     assert.equal(lost.status, 500, 'the answer was lost in the crash');
     assert.ok(!JSON.stringify(lost.json).includes('"w"'), 'nothing computed from the presignature left the node');
-    const other = await node('node-3')('POST', '/v1/sign/ecdsa', { keyId: key.id, presignId: P.id, quorum, request: request('c2', 'second') });
+    const other = await node('node-3')('POST', '/v1/sign/ecdsa', { keyId: key.id, presignId: P.id, quorum, authorization: request('c2', 'second') });
     assert.equal(other.status, 409);
     assert.equal(other.json.code, 'presign.reused');
-    const same = await node('node-3')('POST', '/v1/sign/ecdsa', { keyId: key.id, presignId: P.id, quorum, request: req1 });
+    const same = await node('node-3')('POST', '/v1/sign/ecdsa', { keyId: key.id, presignId: P.id, quorum, authorization: req1 });
     assert.equal(same.status, 200, JSON.stringify(same.json));
-    const again = await node('node-3')('POST', '/v1/sign/ecdsa', { keyId: key.id, presignId: P.id, quorum, request: req1 });
+    const again = await node('node-3')('POST', '/v1/sign/ecdsa', { keyId: key.id, presignId: P.id, quorum, authorization: req1 });
     assert.deepEqual(again.json, same.json, 'the stored answer, not a new computation');
   });
 });

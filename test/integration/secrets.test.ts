@@ -39,7 +39,7 @@ describe('secrets at rest and in transit', () => {
       const k = await c.api('POST', '/v1/keys', { scheme, threshold: 2 });
       assert.equal(k.status, 201, JSON.stringify(k.json));
       const payload = (i: number) => (scheme === 'ecdsa-secp256k1' ? { type: 'digest', hex: toHex(sha256(utf8(`m${i}`))) } : { type: 'message', hex: toHex(utf8(`m${i}`)) });
-      for (let i = 0; i < 3; i++) assert.equal((await c.api('POST', `/v1/keys/${k.json.id}/sign`, { payload: payload(i) })).status, 200);
+      for (let i = 0; i < 3; i++) assert.equal((await c.sign(k.json.id, { payload: payload(i) })).status, 200);
     }
     assert.ok(relayed.some((r) => r.round === 'presign/2'), 'presigning messages were relayed (and are searched)');
     const round1 = relayed.filter((r) => r.round === 'dkg/1').flatMap((r) => r.envs);

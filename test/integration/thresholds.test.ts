@@ -19,7 +19,7 @@ describe('thresholds from 2-of-2 to 7-of-10', () => {
       assert.equal(k.json.parties.length, 10);
       assert.equal(k.json.attestations.length, 10);
       const msg = utf8(`seven of ten ${scheme}`);
-      const s = await c.api('POST', `/v1/keys/${k.json.id}/sign`, { payload: { type: 'message', hex: toHex(msg) } });
+      const s = await c.sign(k.json.id, { payload: { type: 'message', hex: toHex(msg) } });
       assert.equal(s.status, 200, JSON.stringify(s.json));
       assert.equal(s.json.signers.length, 7);
       assert.ok(verify(fromHex(s.json.signature), msg, fromHex(k.json.publicKey)));
@@ -33,7 +33,7 @@ describe('thresholds from 2-of-2 to 7-of-10', () => {
       assert.equal(k.json.attestations.length, parties ? 2 : 10);
       assert.ok(k.json.attestations.every((a: { chainCode: string }) => a.chainCode === k.json.chainCode));
       const digest = sha256(utf8(`ecdsa ${threshold}`));
-      const s = await c.api('POST', `/v1/keys/${k.json.id}/sign`, { payload: { type: 'digest', hex: toHex(digest) }, derivationPath: 'm/7/10' });
+      const s = await c.sign(k.json.id, { payload: { type: 'digest', hex: toHex(digest) }, derivationPath: 'm/7/10' });
       assert.equal(s.status, 200, JSON.stringify(s.json));
       assert.equal(s.json.signers.length, threshold);
       const x = await c.api('GET', `/v1/keys/${k.json.id}/xpub?path=m/7/10`);
@@ -47,13 +47,13 @@ describe('thresholds from 2-of-2 to 7-of-10', () => {
     assert.equal(k.status, 201, JSON.stringify(k.json));
     assert.deepEqual(k.json.parties, ['node-4', 'node-9'], 'parties in genesis order');
     const msg = utf8('two of two');
-    const s = await c.api('POST', `/v1/keys/${k.json.id}/sign`, { payload: { type: 'message', hex: toHex(msg) } });
+    const s = await c.sign(k.json.id, { payload: { type: 'message', hex: toHex(msg) } });
     assert.equal(s.status, 200, JSON.stringify(s.json));
     assert.deepEqual(s.json.signers, ['node-4', 'node-9']);
     assert.ok(ed25519.verify(fromHex(s.json.signature), msg, fromHex(k.json.publicKey)));
     // With one of its two parties down, a 2-of-2 key cannot sign, and says so.
     await c.killNode('node-9');
-    const down = await c.api('POST', `/v1/keys/${k.json.id}/sign`, { payload: { type: 'message', hex: toHex(msg) } });
+    const down = await c.sign(k.json.id, { payload: { type: 'message', hex: toHex(msg) } });
     assert.equal(down.status, 503, JSON.stringify(down.json));
     assert.equal(down.json.code, 'quorum.unavailable');
   });

@@ -2,10 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from '../../src/common/errors.ts';
 import { parsePolicy } from '../../src/policy/document.ts';
+import { makeIdentities } from '../support/identities.ts';
+
+const PEOPLE = makeIdentities({ alice: ['approver'], bob: ['approver'], carol: ['approver', 'admin'], ivan: ['initiator'], root: ['admin'] }).identities;
 
 function valid(): Record<string, any> {
   return {
     version: 3,
+    identities: structuredClone(PEOPLE),
+    adminThreshold: 2,
     assets: [
       { id: 'eth', chain: 'ethereum', contract: null, decimals: 18 },
       { id: 'usdc', chain: 'ethereum', contract: '0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48', decimals: 6 },
@@ -80,10 +85,24 @@ describe('parsePolicy', () => {
     assert.equal(parsePolicy(v).assets[0].decimals, 36);
   });
 
+  it('carries identities and the admin threshold, with members and initiators that hold their roles', () => {
+    const p = parsePolicy(valid());
+    assert.equal(p.identities.length, 5);
+    assert.equal(p.adminThreshold, 2);
+    rejects((x) => { x.adminThreshold = 3; }, '$.adminThreshold', /admin role \(2\)/);
+    rejects((x) => { delete x.adminThreshold; }, '$.adminThreshold');
+    rejects((x) => { x.groups[0].members[1] = 'ivan'; }, '$.groups[0].members[1]', /approver role/);
+    rejects((x) => { x.groups[0].members[1] = 'nobody'; }, '$.groups[0].members[1]', /approver role/);
+    rejects((x) => { x.rules[0].match.initiators = ['alice']; }, '$.rules[0].match.initiators[0]', /initiator role/);
+    rejects((x) => { x.identities.push({ ...x.identities[0] }); }, '$.identities[5].id', /duplicate/);
+    rejects((x) => { x.identities[0].publicKey = '02' + 'ff'.repeat(32); }, '$.identities[0].publicKey', /valid point/);
+    rejects((x) => { x.identities[1].roles = ['root']; }, '$.identities[1].roles');
+  });
+
   it('rejects duplicate ids', () => {
     rejects((p) => { p.assets[1].id = 'eth'; }, '$.assets[1].id', /duplicate/);
     rejects((p) => { p.addressLists.push({ ...p.addressLists[0] }); }, '$.addressLists[1].id', /duplicate/);
-    rejects((p) => { p.groups.push({ id: 'treasury', members: ['x'] }); }, '$.groups[1].id', /duplicate/);
+    rejects((p) => { p.groups.push({ id: 'treasury', members: ['bob'] }); }, '$.groups[1].id', /duplicate/);
     rejects((p) => { p.rules[2].id = 'small'; }, '$.rules[2].id', /duplicate/);
     rejects((p) => { p.groups[0].members.push('alice'); }, '$.groups[0].members[3]', /duplicate/);
   });

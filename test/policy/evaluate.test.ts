@@ -1,14 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePolicy, type Match } from '../../src/policy/document.ts';
+import { makeIdentities } from '../support/identities.ts';
 import { evaluate, type EvaluationContext, type PolicyRequest, type VelocityLookup } from '../../src/policy/evaluate.ts';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const NONE: VelocityLookup = () => ({ total: 0n, count: 0 });
 const ctx = (now = NOW, velocity = NONE): EvaluationContext => ({ now, velocity });
 
+const PEOPLE = makeIdentities({ t1: ['approver'], t2: ['approver'], t3: ['approver'], r1: ['approver'], tina: ['approver'], tom: ['approver'], tara: ['approver'], rita: ['approver'], ivan: ['initiator'], eve: ['initiator'], root: ['admin'] }).identities;
+
 const BASE = {
   version: 1,
+  identities: PEOPLE,
+  adminThreshold: 1,
   assets: [
     { id: 'eth', chain: 'ethereum', contract: null, decimals: 18 },
     { id: 'usdc', chain: 'ethereum', contract: '0xa0b8', decimals: 6 },
@@ -67,10 +72,14 @@ describe('evaluate: each clause', () => {
     check({ txTypes: ['transfer', 'contract-call'] }, {}, 'allow');
     check({ txTypes: ['raw-digest'] }, {}, 'deny');
     check({ txTypes: ['raw-digest'] }, { txType: 'raw-digest' }, 'allow');
+    // Raw signing is opt-in: a rule without txTypes never matches a raw digest or message.
+    assert.match(check({}, { txType: 'raw-digest' }, 'deny')[0], /raw-digest needs a rule that lists it in txTypes/);
+    assert.match(check({ keys: ['k1'] }, { txType: 'raw-message' }, 'deny')[0], /raw-message needs a rule/);
+    check({}, { txType: 'typed-data' }, 'allow');
   });
   it('initiators', () => {
     check({ initiators: ['ivan'] }, {}, 'allow');
-    assert.match(check({ initiators: ['mallory'] }, {}, 'deny')[0], /initiator ivan/);
+    assert.match(check({ initiators: ['eve'] }, {}, 'deny')[0], /initiator ivan/);
   });
   it('amountMin and amountMax are inclusive', () => {
     check({ amountMin: '100', amountMax: '100' }, {}, 'allow');
@@ -244,6 +253,8 @@ describe('evaluate: treasury worked example (issue 4 README)', () => {
   // 1 risk officer after a 1-hour timelock; everything else is denied by default.
   const treasury = parsePolicy({
     version: 7,
+    identities: PEOPLE,
+    adminThreshold: 1,
     assets: [{ id: 'usdc', chain: 'ethereum', contract: '0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48', decimals: 6 }],
     addressLists: [{
       id: 'counterparties',
@@ -335,6 +346,8 @@ describe('address comparison', () => {
     const { evaluate } = await import('../../src/policy/evaluate.ts');
     const policy = parsePolicy({
       version: 1,
+      identities: PEOPLE,
+      adminThreshold: 1,
       assets: [{ id: 'x', chain: 'any', decimals: 0 }],
       addressLists: [{ id: 'l', cooldownSeconds: 0, entries: [
         { address: '0xAbCdEf0000000000000000000000000000000001', addedAt: '2026-01-01T00:00:00Z' },

@@ -4,17 +4,19 @@ import type { Api } from './http.ts';
 import { mkdtempSync, rmSync, cpSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initLocalCluster, installGenesis, layout, provisionNode, spawnServer, startLocalCluster, stopChild, type LocalCluster, type RunningProcess, type Service } from '../../src/cli/local-cluster.ts';
+import { initLocalCluster, installCluster, layout, provisionCoordinator, provisionNode, spawnServer, startLocalCluster, stopChild, type LocalCluster, type RunningProcess, type Service } from '../../src/cli/local-cluster.ts';
 import { toHex } from '../../src/common/bytes.ts';
 import { jsonLogger } from '../../src/common/logger.ts';
 import { once } from '../../src/common/once.ts';
 import { SoftwareKeystore } from '../../src/hsm/software-keystore.ts';
-import { parseGenesis } from '../../src/wire/genesis.ts';
 import { NodeStore } from '../../src/node/store.ts';
 import { NodeService, type NodeFaults } from '../../src/node/service.ts';
 import { buildNodeServer } from '../../src/node/server.ts';
 import { loadCoordinatorConfig, startCoordinator } from '../../src/coordinator/main.ts';
 import type { Envelope } from '../../src/wire/envelope.ts';
+import { loadCredentials, type Credentials } from '../../src/cli/demo.ts';
+import { signRequestAs } from '../../src/policy/client-signing.ts';
+import type { Approval, Authorization } from '../../src/policy/sign-request.ts';
 
 /**
  * A real local cluster for integration tests: node and coordinator processes on 127.0.0.1 with
@@ -27,7 +29,14 @@ export type TestCluster = {
   /** Every line the node and coordinator processes wrote to stderr (their logs). */
   logs: string[];
   url: string;
+  /** The coordinator API as the demo client: every call carries the demo API token. */
   api: Api;
+  /** The demo credentials (identities with private keys, token) written at init. */
+  creds: Credentials;
+  /** Signs `body` as an initiator (default demo-initiator) and submits it to the key's sign endpoint. */
+  sign: (keyId: string, body: SignFields, headers?: Record<string, string>, as?: string) => ReturnType<Api>;
+  /** An initiator-signed authorization for `keyId`, as nodes receive it (for direct node calls). */
+  authorization: (keyId: string, body: SignFields, approvals?: Approval[], as?: string) => Authorization;
   local: LocalCluster;
   nodeDir: (id: string) => string;
   nodeUrl: (id: string) => string;
@@ -39,6 +48,9 @@ export type TestCluster = {
   stop: () => Promise<void>;
 };
 
+
+/** What a client puts in a sign request besides who it is (initiator, nonce, time are added). */
+export type SignFields = { payload: { type: string; hex: string }; intent?: Record<string, string>; derivationPath?: string };
 
 export type MaliciousNode = { id: string; keystore: SoftwareKeystore; service: NodeService; url: string };
 
@@ -63,8 +75,8 @@ export async function startTestCluster(opts: { nodes?: number; keepHome?: boolea
     for (const nd of honest) entries.push(await provisionNode(nd.dir, nd.id));
     const keystore = new SoftwareKeystore();
     entries.push({ id: badId, identityKey: toHex(keystore.identityPublicKey()), encryptionKey: toHex(keystore.encryptionPublicKey()) });
-    const genesis = parseGenesis({ version: 1, clusterName: 'custos-test', createdAt: new Date().toISOString(), nodes: entries, thresholds: { min: 2, max: n } });
-    installGenesis(home, genesis, honest.map((x) => x.dir));
+    const coordinatorKey = await provisionCoordinator(l.coordinatorDir);
+    const genesis = installCluster(home, entries, honest.map((x) => x.dir), { clusterName: 'custos-test', coordinatorKey });
     const store = new NodeStore(join(home, `${badId}.db`));
     const log = jsonLogger(badId, (line) => logs.push(line));
     const faults = typeof opts.malicious === 'function' ? opts.malicious(keystore) : opts.malicious;
@@ -83,13 +95,20 @@ export async function startTestCluster(opts: { nodes?: number; keepHome?: boolea
   } : undefined;
   const local = await startLocalCluster(home, { port: 0, onLog: (l) => logs.push(l), external: malicious ? [{ id: malicious.id, url: malicious.url }] : [], startCoordinator: startCoord });
   const procs = new Map(local.nodes.map((n) => [n.id, n]));
+  const creds = loadCredentials(home)!;
+  const rawApi = apiAt(local.url);
+  const api: Api = (method, path, body, headers = {}) => rawApi(method, path, body, { authorization: `Bearer ${creds.token}`, ...headers });
+  const signed = (keyId: string, body: SignFields, as = 'demo-initiator') => signRequestAs(creds.identities[as], { keyId, ...body } as never);
   const nodeDir = (id: string) => join(layout(home).home, 'nodes', id);
   const t: TestCluster = {
     malicious,
     home,
     logs,
     url: local.url,
-    api: apiAt(local.url),
+    api,
+    creds,
+    sign: (keyId, body, headers, as) => api('POST', `/v1/keys/${keyId}/sign`, signed(keyId, body, as), headers),
+    authorization: (keyId, body, approvals = [], as) => ({ ...signed(keyId, body, as), approvals }),
     local,
     nodeDir,
     nodeUrl: (id) => (malicious && id === malicious.id ? malicious.url : procs.get(id)!.url),

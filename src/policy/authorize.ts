@@ -1,0 +1,93 @@
+import { fromHex } from '../common/bytes.ts';
+import { CustosError, ValidationError } from '../common/errors.ts';
+import { checkIntent, decodePayload, type DecodedPayload } from '../chains/payload.ts';
+import type { Policy } from './document.ts';
+import { evaluate, type Decision, type PolicyRequest, type VelocityLookup } from './evaluate.ts';
+import { requireRole, verifyBy } from './identity.ts';
+import { checkApprovals } from './approvals.ts';
+import { PolicyRefusal } from './refusal.ts';
+import { signRequestDigest, type Authorization, type SignRequest } from './sign-request.ts';
+
+/**
+ * The whole decision a signer node makes before any share computation (issue 4, item 4), as one
+ * pure function of the policy, the request and the node's own clock, first sight and counters:
+ * the initiator's signature and role, the payload decoded by the node and matched against the
+ * intent, the first matching rule, and for a rule that needs approvals, the approvals and the
+ * timelock. The dry run (`POST /v1/policy/evaluate`) is `describeRequest` + `evaluate` with the
+ * same inputs, so it cannot disagree with a real decision.
+ */
+export type KeyFacts = { id: string; scheme: string; threshold: number; parties: string[] };
+export type Described = { digest: string; decoded: DecodedPayload; policyRequest: PolicyRequest };
+export type Authorized = Described & { decision: Decision; approvers: string[] };
+
+/** The initiator must exist in the policy, hold the role, and have signed this exact request. */
+export function checkInitiator(policy: Policy, auth: Pick<Authorization, 'request' | 'signature'>): string {
+  const digest = signRequestDigest(auth.request);
+  let who;
+  try {
+    who = requireRole(policy.identities, auth.request.initiator, 'initiator');
+  } catch (e) {
+    throw new PolicyRefusal((e as CustosError).code === 'identity.unknown' ? 'request.unknown_initiator' : 'request.not_initiator', `${(e as Error).message} (policy version ${policy.version})`, { culprit: 'coordinator' });
+  }
+  if (!verifyBy(who, fromHex(digest), auth.signature)) throw new PolicyRefusal('request.bad_signature', `the request is not signed by its initiator ${who.id}`, { culprit: 'coordinator' });
+  return digest;
+}
+
+/** The BIP32 account of a request: the first index of its derivation path, if it has one. */
+function accountOf(path: string | undefined): number | undefined {
+  const m = path?.match(/^m\/(\d+)/);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Decodes the payload, checks it against the intent, and builds what the rules match on. */
+export function describeRequest(policy: Policy, key: KeyFacts, request: SignRequest): Described {
+  if (request.keyId !== key.id) throw new PolicyRefusal('request.wrong_key', `the request is for key ${request.keyId}, not ${key.id}`, { culprit: 'coordinator' });
+  const ecdsa = key.scheme === 'ecdsa-secp256k1';
+  if (ecdsa && request.payload.type === 'message') throw new ValidationError('an ecdsa-secp256k1 key signs 32-byte digests: use an eth-* payload or {"type":"digest"}', { code: 'sign.bad_payload' });
+  if (!ecdsa && request.payload.type.startsWith('eth-')) throw new ValidationError(`a ${key.scheme} key cannot sign an ${request.payload.type} payload`, { code: 'sign.bad_payload' });
+  const decoded = decodePayload(request.payload);
+  const intent = request.intent ?? {};
+  checkIntent(decoded, intent);
+  let asset = '';
+  if (decoded.chain !== null) {
+    const declared = policy.assets.find((a) => a.chain === decoded.chain && (a.contract ?? null)?.toLowerCase() === (decoded.contract ?? null)?.toLowerCase());
+    asset = declared?.id ?? `undeclared:${decoded.chain}:${decoded.contract ?? 'native'}`;
+    if (intent.asset !== undefined && intent.asset !== asset) {
+      throw new PolicyRefusal('intent.mismatch', `the payload moves asset ${asset}, the intent says ${intent.asset}`, { detail: { field: 'asset' } });
+    }
+  }
+  const policyRequest: PolicyRequest = {
+    keyId: key.id, chain: decoded.chain ?? '', asset, txType: decoded.txType, amount: decoded.amount, initiator: request.initiator,
+  };
+  const account = accountOf(request.derivationPath);
+  if (account !== undefined) policyRequest.account = account;
+  if (decoded.to !== null) policyRequest.to = decoded.to;
+  return { digest: signRequestDigest(request), decoded, policyRequest };
+}
+
+export type AuthorizeInput = {
+  policy: Policy;
+  key: KeyFacts;
+  auth: Authorization;
+  /** When this node first saw the request (timelock and expiry run from here, on its own clock). */
+  firstSeen: Date;
+  now: Date;
+  /** The node's counters for this request's key, initiator and asset. */
+  velocity: (d: Described) => VelocityLookup;
+  /** Whether velocity limits can be enforced for this key (velocity-soundness.ts). */
+  velocitySound: { ok: boolean; reason: string };
+};
+
+export function authorize(i: AuthorizeInput): Authorized {
+  checkInitiator(i.policy, i.auth);
+  const described = describeRequest(i.policy, i.key, i.auth.request);
+  const decision = evaluate(i.policy, described.policyRequest, { now: i.now, velocity: i.velocity(described) });
+  if (decision.rule !== null && !i.velocitySound.ok && i.policy.rules.find((r) => r.id === decision.rule)?.match.velocity) {
+    throw new PolicyRefusal('policy.velocity_unsound', `rule ${decision.rule} limits velocity, which key ${i.key.id} cannot enforce: ${i.velocitySound.reason}`, { reasons: decision.reasons });
+  }
+  if (decision.decision === 'deny') throw new PolicyRefusal('policy.denied', `policy version ${i.policy.version} denies the request${decision.rule ? ` (rule ${decision.rule})` : ' (no rule matched)'}`, { reasons: decision.reasons, detail: { rule: decision.rule } });
+  const approvers = decision.decision === 'approve'
+    ? checkApprovals(i.policy, decision.approvals!, described.digest, i.auth.approvals, i.firstSeen, i.now)
+    : [];
+  return { ...described, decision, approvers };
+}

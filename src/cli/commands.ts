@@ -107,8 +107,8 @@ Verifies one party's audit log: the hash chain, every entry's signature by the p
 key (from the genesis), and the signed anchors (sequence, head) the party handed out with its
 shares and decisions, fetched from the coordinator (--url, default $CUSTOS_URL) or read from a
 file. --peer adds a co-signer's log (its node URL or a JSONL file): it is verified, and the heads
-of ID it countersigned (peer.anchor entries) are checked too, so a cut tail is caught even without
-the coordinator's anchors. Names the exact entry that was edited, deleted or moved, or where the
+of ID it countersigned (the peers list of its release entries) are checked too, so a cut tail is
+caught even without the coordinator's anchors. Names the exact entry that was edited, deleted or moved, or where the
 tail was cut. Exit 0 if intact, 1 if not. The log comes from a file (JSONL, as GET /v1/audit
 returns it) or from the node. --party coordinator verifies the coordinator's own log (signed by
 its HSM identity key, listed in the genesis), fetched from --url unless --file is given.`,
@@ -384,7 +384,7 @@ async function cmdAudit(argv: string[]): Promise<number> {
   const anchors = values.anchors !== undefined
     ? JSON.parse(readFileSync(values.anchors, 'utf8')).anchors
     : coordinator ? [] : ((await coord.get('/v1/audit/anchors')) as { anchors: unknown[] }).anchors;
-  // Countersignatures: each peer's own log is verified first, then its peer.anchor entries for
+  // Countersignatures: each peer's own log is verified first, then the heads it recorded for
   // this party are checked like anchors (the peer's signed chain vouches for them).
   const countersigned = [];
   for (const spec of values.peer ?? []) {

@@ -146,7 +146,10 @@ export function buildApi(d: ApiDeps): FastifyInstance {
 
   // The latest audit anchor each node handed out with a share: `custos audit verify` checks node
   // logs against them, so a log cut short after the fact is caught.
-  app.get('/v1/audit/anchors', async () => ({ anchors: d.store.anchors().map((a) => JSON.parse(a)) }));
+  app.get('/v1/audit/anchors', async () => {
+    d.cluster.flushAnchors();
+    return { anchors: d.store.anchors().map((a) => JSON.parse(a)) };
+  });
   // The coordinator's own log (verify with `custos audit verify --party coordinator`).
   app.get('/v1/audit', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { after: { type: 'string', pattern: '^[0-9]{1,15}$' }, format: { type: 'string', enum: ['jsonl', 'syslog'] } } } } }, async (req, reply) => {
     if (!d.audit) throw new NotFoundError('audit_log', 'coordinator');

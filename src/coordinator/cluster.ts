@@ -5,6 +5,9 @@ import { verifyNonceCommitment, type SignedNonceCommitment } from '../wire/nonce
 import { NodeClient, type NodeEndpoint } from './node-client.ts';
 import { ConfigError, ProtocolAbort } from '../common/errors.ts';
 
+/** Where kept anchors are written (the coordinator's store). */
+export type AnchorStore = { recordAnchor(party: string, seq: number, anchor: string): void; tx<T>(fn: () => T): T };
+
 /**
  * The coordinator's view of the signer nodes: clients for each node of the genesis, and their
  * last-seen reachability, refreshed by a periodic probe and by every call's outcome.
@@ -16,6 +19,10 @@ export class Cluster {
   readonly verifier: EnvelopeVerifier;
   readonly #identityKeys: Record<string, Uint8Array>;
   #timer: NodeJS.Timeout | undefined;
+  readonly #pendingAnchors = new Map<string, { seq: number; anchor: string }>();
+  readonly #latestAnchors = new Map<string, AuditAnchor>();
+  #anchorStore: AnchorStore | undefined;
+  #anchorTimer: NodeJS.Timeout | undefined;
 
   constructor(genesis: Genesis, endpoints: NodeEndpoint[], timeoutMs?: number) {
     this.clients = new Map();
@@ -48,12 +55,40 @@ export class Cluster {
     return e;
   }
 
-  /** Keeps the audit anchor a node handed out with its share, if it is signed by that node. */
-  keepAnchor(store: { recordAnchor(party: string, seq: number, anchor: string): void }, from: string, anchor: unknown): void {
+  /**
+   * Keeps the newest audit anchor a node handed out (signed (sequence, head)), once its signature
+   * checks. Anchors are written in batches (every 250 ms, and at stop) rather than one commit per
+   * answer: on the signing path a commit each would cost more than the signature; a crash loses
+   * at most the last batch, and the co-signers' countersignatures cover those heads anyway.
+   */
+  keepAnchor(store: AnchorStore, from: string, anchor: unknown): void {
     const a = anchor as AuditAnchor | undefined;
     const key = this.#identityKeys[from];
     if (!a || a.party !== from || !Number.isSafeInteger(a.seq) || typeof a.head !== 'string' || typeof a.sig !== 'string' || !key) return;
-    if (verifyIdentitySignature(key, anchorBytes(a), a.sig)) store.recordAnchor(from, a.seq, JSON.stringify(a));
+    if (!verifyIdentitySignature(key, anchorBytes(a), a.sig)) return;
+    const prior = this.#latestAnchors.get(from);
+    if (prior && prior.seq >= a.seq) return;
+    this.#pendingAnchors.set(from, { seq: a.seq, anchor: JSON.stringify(a) });
+    this.#latestAnchors.set(from, a);
+    this.#anchorStore = store;
+    if (!this.#anchorTimer) {
+      this.#anchorTimer = setTimeout(() => { this.#anchorTimer = undefined; this.flushAnchors(); }, 250);
+      this.#anchorTimer.unref();
+    }
+  }
+
+  /** The newest anchors of `parties` seen since start, relayed to their co-signers to countersign. */
+  anchorsOf(parties: readonly string[]): AuditAnchor[] {
+    return parties.flatMap((p) => { const a = this.#latestAnchors.get(p); return a ? [a] : []; });
+  }
+
+  /** Writes the anchors kept since the last flush, in one transaction. */
+  flushAnchors(): void {
+    const store = this.#anchorStore;
+    if (!store || this.#pendingAnchors.size === 0) return;
+    const batch = [...this.#pendingAnchors];
+    this.#pendingAnchors.clear();
+    store.tx(() => { for (const [party, a] of batch) store.recordAnchor(party, a.seq, a.anchor); });
   }
 
   /** Checks a pooled nonce commitment's signature by its owner. */
@@ -81,5 +116,10 @@ export class Cluster {
     this.#timer = setInterval(() => { void this.probe(); }, intervalMs);
     this.#timer.unref();
   }
-  stop(): void { if (this.#timer) clearInterval(this.#timer); }
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#anchorTimer) clearTimeout(this.#anchorTimer);
+    this.#anchorTimer = undefined;
+    this.flushAnchors();
+  }
 }

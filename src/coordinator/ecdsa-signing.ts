@@ -119,7 +119,7 @@ export class EcdsaSigning {
       if (!presig) throw new UnavailableError('pool.empty', `no presignature could be made for quorum ${qname}`);
     }
     const session = `sign:${presig.id}`;
-    const answers = await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/ecdsa', { keyId: key.id, presignId: presig!.id, quorum, authorization: input.authorization, peerAnchors: this.#store.anchorsOf(quorum.filter((q) => q !== p)) })));
+    const answers = await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/ecdsa', { keyId: key.id, presignId: presig!.id, quorum, authorization: input.authorization, peerAnchors: this.#cluster.anchorsOf(quorum.filter((q) => q !== p)) })));
     const partials = answers.map((a, i) => {
       const env = this.#cluster.checkAnswer(a, quorum[i], { session, round: 'sign/ecdsa', to: 'coordinator' });
       const p = env.payload as unknown as PartialSignature & { presignId?: string; audit?: unknown };

@@ -10,7 +10,7 @@ import { parseDerivationPath } from '../crypto/bip32-public.ts';
 import { attachSignature } from '../chains/ethereum/transaction.ts';
 import { checkInitiator, describeRequest, type KeyFacts } from '../policy/authorize.ts';
 import { groupsSatisfied, type ApprovalRequirement } from '../policy/approvals.ts';
-import type { Decision } from '../policy/evaluate.ts';
+import { evaluate, type Decision } from '../policy/evaluate.ts';
 import { verifyBy } from '../policy/identity.ts';
 import { PolicyRefusal } from '../policy/refusal.ts';
 import { approvalDigestOf, parseApproval, parseAuthorization, type Approval, type Authorization } from '../policy/sign-request.ts';
@@ -111,6 +111,27 @@ export class RequestService {
       if (prior) return this.#replay(prior.id, prior.body_hash, bodyHash);
       throw new ConflictError('request.conflict', 'could not record the request');
     }
+    // The coordinator's own reading of the policy (without the nodes' velocity counters) only picks
+    // the path: a request it expects to be allowed goes straight to signing, where every node
+    // decides again; if a node wants approvals after all, the request is registered and waits.
+    const preview = evaluate(this.#policyOrRefuse(), described.policyRequest, { now: new Date(this.#now()), velocity: () => ({ total: 0n, count: 0 }) });
+    if (preview.decision === 'allow') {
+      this.#d.store.tx(() => {
+        this.requests.setDecision(id, { requirement: null, decisions: [{ node: 'coordinator', decision: preview }], notBefore: null, expiresAt: null });
+        this.requests.transition(id, ['SUBMITTED'], 'SIGNING');
+        this.#d.audit?.append('request.decided', { request: id, decision: 'allow', rule: preview.rule, by: 'coordinator preview; each node decides again before signing' });
+      });
+      try {
+        return { status: 200, body: await this.#sign(id, key, auth, true) };
+      } catch (e) {
+        if (!(e instanceof NeedsApproval)) throw e;
+      }
+    }
+    return this.#decideByNodes(id, key, auth);
+  }
+
+  /** Registers the request with the nodes and follows their decisions: reject, wait for approvals, or sign. */
+  async #decideByNodes(id: string, key: CoordKeyRow, auth: Authorization): Promise<SubmitResult> {
     let decisions: NodeDecision[];
     try {
       decisions = await this.#register(key, auth);
@@ -142,6 +163,7 @@ export class RequestService {
     const out = await this.#sign(id, key, auth);
     return { status: 200, body: out };
   }
+
 
   /** Registers the request with every reachable party of the key; each answers its own decision. */
   async #register(key: CoordKeyRow, auth: Authorization): Promise<NodeDecision[]> {
@@ -176,7 +198,8 @@ export class RequestService {
     this.#d.emit(status === 'REJECTED' ? 'request.rejected' : 'request.failed', this.view(id));
   }
 
-  async #sign(id: string, key: CoordKeyRow, auth: Authorization): Promise<Record<string, unknown>> {
+  /** With `mayNeedApproval`, a node asking for approvals sends the request back to SUBMITTED (NeedsApproval). */
+  async #sign(id: string, key: CoordKeyRow, auth: Authorization, mayNeedApproval = false): Promise<Record<string, unknown>> {
     const policy = this.#policyOrRefuse();
     const decoded = describeRequest(policy, this.#facts(key), auth.request).decoded;
     const t0 = performance.now();
@@ -193,14 +216,20 @@ export class RequestService {
         const out = await this.#d.signing.sign(key, decoded.signBytes, id, auth);
         signature = out.signature; signers = out.signers;
       }
-      this.#d.store.finishRequest(id, 'SIGNED', { signature, signers, result });
-      this.#record('request.signed', { request: id, signers });
+      this.#d.store.tx(() => {
+        this.#d.store.finishRequest(id, 'SIGNED', { signature, signers, result });
+        this.#d.audit?.append('request.signed', { request: id, signers });
+      });
       this.onSigned?.(key.scheme, (performance.now() - t0) / 1000);
       const body = { requestId: id, status: 'SIGNED', signature, ...result, signers };
       this.#d.emit('request.signed', this.view(id));
       return body;
     } catch (e) {
       const err = asCustosError(e);
+      if (mayNeedApproval && err.code === 'approval.insufficient') {
+        this.requests.transition(id, ['SIGNING'], 'SUBMITTED');
+        throw new NeedsApproval();
+      }
       if (err.code === 'approval.timelock') {
         // A node's clock is behind ours: wait for it rather than fail.
         this.requests.transition(id, ['SIGNING'], 'APPROVED');
@@ -304,6 +333,9 @@ export class RequestService {
     return viewOf(r, p);
   }
 }
+
+/** A node wants approvals for a request the coordinator expected to be allowed. */
+class NeedsApproval extends Error {}
 
 export function viewOf(r: { id: string; key_id: string; status: string; signature: string | null; signers: string | null; error: string | null; result?: string | null; created_at: string; updated_at: string }, p: RequestPolicyRow | undefined): Record<string, unknown> & { status: RequestState } {
   const approvals = p ? (JSON.parse(p.approvals) as Approval[]).map(({ approver, decision, expiresAt }) => ({ approver, decision, expiresAt })) : [];

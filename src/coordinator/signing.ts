@@ -55,7 +55,7 @@ export class SigningService {
     const messageHex = toHex(message);
     const receipts = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/reserve', { sessionId, keyId: key.id, message: messageHex, commitments, authorization }))))
       .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/receipt', to: BROADCAST }));
-    const shares = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/share', { sessionId, receipts: receipts.filter((r) => r.from !== p), peerAnchors: this.#store.anchorsOf(quorum.filter((q) => q !== p)) }))))
+    const shares = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/share', { sessionId, receipts: receipts.filter((r) => r.from !== p), peerAnchors: this.#cluster.anchorsOf(quorum.filter((q) => q !== p)) }))))
       .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/share', to: 'coordinator' }));
     const byParty: Record<string, string> = {};
     shares.forEach((s, i) => {

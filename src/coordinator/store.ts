@@ -129,11 +129,6 @@ export class CoordinatorStore extends SqliteStore {
   recordAnchor(party: string, seq: number, anchor: string): void {
     this.db.prepare('INSERT INTO audit_anchors (party, seq, anchor) VALUES (?, ?, ?) ON CONFLICT(party) DO UPDATE SET seq = excluded.seq, anchor = excluded.anchor WHERE excluded.seq > audit_anchors.seq').run(party, seq, anchor);
   }
-  /** The kept anchors of `parties` (relayed to their co-signers, who countersign them). */
-  anchorsOf(parties: readonly string[]): unknown[] {
-    if (parties.length === 0) return [];
-    return (this.db.prepare(`SELECT anchor FROM audit_anchors WHERE party IN (${parties.map(() => '?').join(',')})`).all(...parties) as { anchor: string }[]).map((r) => JSON.parse(r.anchor));
-  }
   anchors(): string[] {
     return (this.db.prepare('SELECT anchor FROM audit_anchors ORDER BY party').all() as { anchor: string }[]).map((r) => r.anchor);
   }

@@ -309,8 +309,8 @@ export class EcdsaNode {
     let env: Envelope | undefined;
     this.#d.store.tx(() => {
       gate.commit();
-      this.#d.audit.countersign(input.peerAnchors, this.#d.identityKeys);
-      const entry = this.#d.audit.append('share.released', { scheme: row.scheme, key: input.keyId, presignature: p.id, request: req.digest, binding, policyVersion: gate.policyVersion, rule: req.decision.rule, approvers: req.approvers });
+      const peers = this.#d.audit.countersign(input.peerAnchors, this.#d.identityKeys);
+      const entry = this.#d.audit.append('share.released', { scheme: row.scheme, key: input.keyId, presignature: p.id, request: req.digest, binding, policyVersion: gate.policyVersion, rule: req.decision.rule, approvers: req.approvers, peers });
       env = this.#d.envelope(`sign:${input.presignId}`, 'sign/ecdsa', 'coordinator', { keyId: input.keyId, presignId: input.presignId, binding, ...partial, audit: this.#d.audit.anchor(entry) } as unknown as Json);
       this.#d.store.burnPresignature(p.id, binding, JSON.stringify(env));
     });

@@ -54,10 +54,16 @@ export class NodePolicy {
     return this.#active && { version: this.#active.signed.policy.version, ...this.#active };
   }
 
-  /** Writes a refusal to the audit log, then throws it: no refusal goes unrecorded. */
-  refuse(e: unknown, data: { [k: string]: Json }): never {
+  /**
+   * Writes a refusal to the audit log, then throws it: no refusal goes unrecorded. `alsoRecord`
+   * runs in the same transaction (a first sight that must count even though the request was refused).
+   */
+  refuse(e: unknown, data: { [k: string]: Json }, alsoRecord?: () => void): never {
     const err = e instanceof CustosError ? e : new ValidationError(String((e as Error)?.message ?? e));
-    this.#store.tx(() => { this.#audit.append(data.kind === 'policy' ? 'policy.refused' : 'request.refused', { ...data, code: err.code, reason: err.message, culprit: err.culprit ?? null }); });
+    this.#store.tx(() => {
+      alsoRecord?.();
+      this.#audit.append(data.kind === 'policy' ? 'policy.refused' : 'request.refused', { ...data, code: err.code, reason: err.message, culprit: err.culprit ?? null });
+    });
     this.#log.warn('policy.refused', { code: err.code, culprit: err.culprit ?? null, ...(typeof data.request === 'string' ? { request: data.request } : {}) });
     throw err;
   }
@@ -160,24 +166,34 @@ export class NodePolicy {
    */
   authorize(key: KeyFacts, raw: unknown): { authorized: Authorized; policyVersion: number; commit: () => void } {
     let request: string | null = null;
+    // A request first seen here is recorded as seen now, in the release transaction (commit) or in
+    // the refusal's (so a timelock starts even when this first attempt is refused): no extra write.
+    let see = () => {};
     try {
       const auth = parseAuthorization(raw);
       const policy = this.#policy();
       const now = this.#now();
       request = checkInitiator(policy, auth);
-      const firstSeen = this.#store.tx(() => this.#policies.see(request!, key.id, auth.request.initiator, now.getTime()).firstSeen);
+      const known = this.#policies.firstSeen(request);
+      if (known === undefined) {
+        const digest = request;
+        see = () => { this.#policies.see(digest, key.id, auth.request.initiator, now.getTime()); };
+      }
       const authorized = authorize({
-        policy, key, auth, now, firstSeen: new Date(firstSeen),
+        policy, key, auth, now, firstSeen: new Date(known ?? now.getTime()),
         velocity: (d) => this.#velocity(key, d, now),
         velocitySound: velocityAllowed(key.threshold, key.parties.length, false),
       });
       const pr = authorized.policyRequest;
       return {
         authorized, policyVersion: policy.version,
-        commit: () => this.#policies.recordVelocity({ request: authorized.digest, keyId: key.id, initiator: pr.initiator, asset: pr.asset, amount: pr.amount, at: now.getTime() }),
+        commit: () => {
+          see();
+          this.#policies.recordVelocity({ request: authorized.digest, keyId: key.id, initiator: pr.initiator, asset: pr.asset, amount: pr.amount, at: now.getTime() });
+        },
       };
     } catch (e) {
-      return this.refuse(e, { kind: 'request', key: key.id, request });
+      return this.refuse(e, { kind: 'request', key: key.id, request }, see);
     }
   }
 }

@@ -454,8 +454,8 @@ export class NodeService {
     let env: Envelope | undefined;
     this.#store.tx(() => {
       for (const e of envelopes) this.#store.recordSeen(input.sessionId, e.round, e.from, toHex(payloadDigest(e.payload)));
-      this.audit.countersign(input.peerAnchors, this.#identityHex);
-      const entry = this.audit.append('share.released', { scheme: row.scheme, key: s.key_id, session: input.sessionId, binding: s.binding });
+      const peers = this.audit.countersign(input.peerAnchors, this.#identityHex);
+      const entry = this.audit.append('share.released', { scheme: row.scheme, key: s.key_id, session: input.sessionId, binding: s.binding, peers });
       env = this.#envelope(input.sessionId, 'sign/share', 'coordinator', { keyId: s.key_id, binding: s.binding, share: sigShare, audit: this.audit.anchor(entry) });
       this.#store.burnNonce(s.own_nonce);
       this.#store.setSignShare(input.sessionId, JSON.stringify(env));

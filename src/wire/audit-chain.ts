@@ -107,17 +107,23 @@ export function verifyAuditLog(party: string, identityKey: Uint8Array, entries: 
   return { count: entries.length, head: prev, seq: last };
 }
 
-/** A party's (sequence, head) as a peer recorded it, entry `peer.anchor` of the peer's own log. */
+/**
+ * A party's (sequence, head) as a peer recorded it in its own log: an item of the `peers` list of
+ * the peer's entry for a release (share.released).
+ */
 export type Countersignature = { party: string; seq: number; head: string; by: string };
 
 /** The countersignatures of `party` in a peer's log; verify that log first (verifyAuditLog). */
 export function countersignaturesIn(peerEntries: AuditEntry[], party: string): Countersignature[] {
-  return peerEntries
-    .filter((e) => e.kind === 'peer.anchor' && (e.data as { party?: unknown }).party === party)
-    .map((e) => {
-      const d = e.data as { party: string; seq: number; head: string };
-      return { party: d.party, seq: d.seq, head: d.head, by: e.party };
-    });
+  const out: Countersignature[] = [];
+  for (const e of peerEntries) {
+    const peers = (e.data as { peers?: unknown }).peers;
+    if (!Array.isArray(peers)) continue;
+    for (const p of peers as { party?: unknown; seq?: unknown; head?: unknown }[]) {
+      if (p?.party === party && Number.isSafeInteger(p.seq) && typeof p.head === 'string') out.push({ party, seq: p.seq as number, head: p.head, by: e.party });
+    }
+  }
+  return out;
 }
 
 /** Parses JSONL (one entry per line); a line that is not JSON is named. */

@@ -31,14 +31,16 @@ export class AuditLog {
 
   /**
    * Countersigning (issue 4, item 6): the (sequence, head) each co-signer handed out, relayed with
-   * a signing request, is recorded in this node's own log as a `peer.anchor` entry when it is newer
-   * than the last one recorded. So a peer's log cut short later is caught from this node's log,
-   * even if the coordinator lost or withheld its anchors. Anchors not signed by their party, or
-   * from unknown parties, are ignored (the relay cannot make us record a false head).
-   * Call inside the transaction of the release.
+   * a signing request, is verified and returned when it is newer than the last one recorded; the
+   * caller puts the list in the `peers` field of the entry it appends for the release, so this
+   * node's own signed chain vouches for its peers' heads. A peer's log cut short later is caught
+   * from this node's log, even if the coordinator lost or withheld its anchors. Anchors not signed
+   * by their party, or from unknown parties, are ignored (the relay cannot make us record a false
+   * head). Call inside the transaction of the release.
    */
-  countersign(anchors: unknown, identityKeys: Record<string, string>): void {
-    if (!Array.isArray(anchors)) return;
+  countersign(anchors: unknown, identityKeys: Record<string, string>): { party: string; seq: number; head: string }[] {
+    if (!Array.isArray(anchors)) return [];
+    const out: { party: string; seq: number; head: string }[] = [];
     for (const x of anchors.slice(0, 16)) {
       const a = x as Partial<AuditAnchor> | null;
       if (!a || typeof a.party !== 'string' || a.party === this.#party || !Number.isSafeInteger(a.seq) || typeof a.head !== 'string' || !/^[0-9a-f]{64}$/.test(a.head) || typeof a.sig !== 'string') continue;
@@ -47,8 +49,9 @@ export class AuditLog {
       const seen = this.#store.db.prepare('SELECT seq FROM peer_anchors WHERE party = ?').get(a.party) as { seq: number } | undefined;
       if (seen && seen.seq >= a.seq!) continue;
       this.#store.db.prepare('INSERT INTO peer_anchors (party, seq) VALUES (?, ?) ON CONFLICT(party) DO UPDATE SET seq = excluded.seq').run(a.party, a.seq!);
-      this.append('peer.anchor', { party: a.party, seq: a.seq!, head: a.head });
+      out.push({ party: a.party, seq: a.seq!, head: a.head });
     }
+    return out;
   }
 
   /** Appends one entry; call inside the transaction of the change it records. */

@@ -173,7 +173,7 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
     const cut = cli('--file', file);
     assert.equal(cut.status, 1);
     assert.match(cut.stderr, /tail was cut[\s\S]*audit\.truncated/);
-    // Co-signers countersign: node-1's heads are in the other nodes' own logs (peer.anchor), so
+    // Co-signers countersign: node-1's heads are in the other nodes' own logs (the peers list of their share.released entries), so
     // a cut is caught from a peer's log alone, without any anchor kept by the coordinator.
     const genesis = parseGenesis(readJson(join(c.home, 'genesis.json')));
     const keyOf = (id: string) => fromHex(genesis.nodes.find((n) => n.id === id)!.identityKey);

@@ -66,13 +66,13 @@ test('a truncated tail is named against a signed anchor; a forged anchor is refu
   assert.throws(() => verify(a, [forged]), (e: any) => e.code === 'audit.bad_anchor');
 });
 
-test('a peer\'s countersignature (a peer.anchor entry in its own log) catches a cut tail and a rewrite', async () => {
+test('a peer\'s countersignature (the peers list of a release entry in its own log) catches a cut tail and a rewrite', async () => {
   const { countersignaturesIn } = await import('../../src/wire/audit-chain.ts');
   const mine = log(6);
   // node-2's own chain records node-1's head after entry 5.
   const peerSign = (m: Uint8Array) => other.signIdentity(m);
   const p1 = nextEntry('node-2', undefined, 'share.released', { n: 1 }, peerSign);
-  const p2 = nextEntry('node-2', p1, 'peer.anchor', { party: 'node-1', seq: 5, head: mine[4].hash }, peerSign);
+  const p2 = nextEntry('node-2', p1, 'share.released', { key: 'k', peers: [{ party: 'node-1', seq: 5, head: mine[4].hash }, { party: 'node-3', seq: 9, head: '00'.repeat(32) }] }, peerSign);
   const peerLog = [p1, p2];
   assert.equal(verifyAuditLog('node-2', other.identityPublicKey(), peerLog).seq, 2);
   const cs = countersignaturesIn(peerLog, 'node-1');
@@ -83,5 +83,6 @@ test('a peer\'s countersignature (a peer.anchor entry in its own log) catches a 
   const rewritten = mine.slice(0, 2);
   for (let i = 3; i <= 6; i++) rewritten.push(nextEntry('node-1', rewritten[rewritten.length - 1], 'rewritten', { i }, sign));
   assert.throws(() => verifyAuditLog('node-1', ks.identityPublicKey(), rewritten, [], cs), (e: any) => e.code === 'audit.edited' && e.detail.seq === 5);
-  assert.deepEqual(countersignaturesIn(peerLog, 'node-3'), []);
+  assert.deepEqual(countersignaturesIn(peerLog, 'node-3').map((c) => c.seq), [9]);
+  assert.deepEqual(countersignaturesIn(peerLog, 'node-4'), []);
 });

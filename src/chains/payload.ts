@@ -32,6 +32,11 @@ export type DecodedPayload = {
   data: string | null;
   /** What the key signs: a 32-byte digest for eth-* and 'digest', the raw bytes for 'message'. */
   signBytes: Uint8Array;
+  /**
+   * Transactions only: the most the transaction may pay in fees, in the chain's native base units
+   * (gasLimit × maxFeePerGas, or × gasPrice for legacy). Fees leave the account like a transfer.
+   */
+  maxFee?: string;
 };
 
 /** Upper bound on any payload, so a hostile request cannot make a node parse megabytes. */

@@ -393,7 +393,7 @@ async function cmdAudit(argv: string[]): Promise<number> {
     const peerText = /^https?:\/\//.test(m[2]) ? await new ApiClient(m[2]).text('/v1/audit') : readFileSync(m[2], 'utf8');
     const peerLog = parseAuditJsonl(peerText);
     verifyAuditLog(m[1], fromHex(keyOf(m[1])), peerLog);
-    countersigned.push(...countersignaturesIn(peerLog, values.party));
+    countersigned.push(...countersignaturesIn(peerLog, values.party, fromHex(partyKey)));
   }
   const out = verifyAuditLog(values.party, fromHex(partyKey), parseAuditJsonl(text), anchors as never, countersigned);
   print({ party: values.party, intact: true, entries: out.count, lastSeq: out.seq, head: out.head, anchorsChecked: (anchors as { party?: string }[]).filter((a) => a.party === values.party).length, countersignaturesChecked: countersigned.length });

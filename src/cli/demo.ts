@@ -63,9 +63,9 @@ export function demoIdentities(): { admins: { threshold: number; identities: Ide
 }
 
 /**
- * The starter policy: native ETH transfers above 1 ETH wait for one demo approver; raw digests and
- * messages are allowed by a rule that names them (blind signing is opt-in); everything else (the
- * README's examples: small transfers, EIP-191/712 messages) is allowed. Rule ids say "demo".
+ * The starter policy: native ETH transfers above 1 ETH wait for one demo approver; fees are capped
+ * at 0.05 ETH; raw digests and messages, contract calls and typed data are allowed by a rule that
+ * names them (they are opt-in); every other transfer is allowed. Rule ids say "demo".
  */
 export function demoPolicy(identities: Identity[]): Policy {
   return parsePolicy({
@@ -73,8 +73,9 @@ export function demoPolicy(identities: Identity[]): Policy {
     identities,
     adminThreshold: 2,
     assets: [
-      { id: 'eth', chain: 'eip155:1', contract: null, decimals: 18 },
-      { id: 'sepolia-eth', chain: 'eip155:11155111', contract: null, decimals: 18 },
+      // Fees are capped per chain: at most 0.05 ETH per transaction.
+      { id: 'eth', chain: 'eip155:1', contract: null, decimals: 18, maxFee: '50000000000000000' },
+      { id: 'sepolia-eth', chain: 'eip155:11155111', contract: null, decimals: 18, maxFee: '50000000000000000' },
     ],
     addressLists: [],
     groups: [{ id: 'demo-approvers', members: ['demo-approver-1', 'demo-approver-2'] }],
@@ -84,8 +85,8 @@ export function demoPolicy(identities: Identity[]): Policy {
         match: { assets: ['eth', 'sepolia-eth'], txTypes: ['transfer'], amountMin: '1000000000000000001' },
         action: { type: 'approve', groups: [{ group: 'demo-approvers', threshold: 1 }], timelockSeconds: 0, expirySeconds: 86400 },
       },
-      // Raw digests and messages carry no decodable intent: they need a rule naming them.
-      { id: 'demo-allow-raw-signing', match: { txTypes: ['raw-digest', 'raw-message'] }, action: { type: 'allow' } },
+      // Raw digests and messages, contract calls and typed data are opt-in: they need a rule naming them.
+      { id: 'demo-allow-opt-in-types', match: { txTypes: ['raw-digest', 'raw-message', 'contract-call', 'typed-data'] }, action: { type: 'allow' } },
       { id: 'demo-allow-everything-else', match: {}, action: { type: 'allow' } },
     ],
   });

@@ -109,17 +109,6 @@ export const signResult = {
   },
 } as const;
 
-export const request = {
-  type: 'object',
-  required: ['id', 'keyId', 'status', 'createdAt', 'updatedAt'],
-  properties: {
-    id: { type: 'string' }, keyId: { type: 'string' },
-    status: { type: 'string', enum: ['SIGNING', 'SIGNED', 'FAILED'] },
-    signature: { type: 'string' }, signers: { type: 'array', items: { type: 'string' } },
-    error: problem, createdAt: { type: 'string' }, updatedAt: { type: 'string' },
-  },
-} as const;
-
 export const xpub = {
   type: 'object',
   required: ['keyId', 'xpub', 'publicKey', 'chainCode'],

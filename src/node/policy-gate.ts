@@ -62,7 +62,8 @@ export class NodePolicy {
     const err = e instanceof CustosError ? e : new ValidationError(String((e as Error)?.message ?? e));
     this.#store.tx(() => {
       alsoRecord?.();
-      this.#audit.append(data.kind === 'policy' ? 'policy.refused' : 'request.refused', { ...data, code: err.code, reason: err.message, culprit: err.culprit ?? null });
+      const reasons = Array.isArray(err.detail?.reasons) ? err.detail.reasons : null;
+      this.#audit.append(data.kind === 'policy' ? 'policy.refused' : 'request.refused', { ...data, code: err.code, reason: err.message, reasons, culprit: err.culprit ?? null });
     });
     this.#log.warn('policy.refused', { code: err.code, culprit: err.culprit ?? null, ...(typeof data.request === 'string' ? { request: data.request } : {}) });
     throw err;
@@ -84,6 +85,11 @@ export class NodePolicy {
         if (version === cur.signed.policy.version && digest === cur.digest) return { version, digest, admins: cur.signed.signatures.map((s) => s.admin), activated: false };
         if (version <= cur.signed.policy.version) throw new PolicyRefusal('policy.rollback', `policy version ${version} is not above the active version ${cur.signed.policy.version}; this node never goes back`, { culprit: 'coordinator' });
       }
+      // Versions come one by one: a relay that withholds a version cannot make a node skip it
+      // (and so skip its admin changes, or restart no cooldown), nor can a huge number lock out
+      // every later version.
+      const expected = (cur?.signed.policy.version ?? 0) + 1;
+      if (version !== expected) throw new PolicyRefusal('policy.version_gap', `policy version ${version} does not follow the active version ${expected - 1}: activate version ${expected} first`, { culprit: 'coordinator' });
       const admins: AdminSet | undefined = cur ? { threshold: cur.signed.policy.adminThreshold, identities: cur.signed.policy.identities } : this.#genesisAdmins;
       if (!admins) throw new PolicyRefusal('policy.no_admins', 'the genesis names no admins, so no policy can be activated on this cluster', { culprit: 'coordinator' });
       const by = verifyPolicyQuorum(this.#cluster, signed, admins);
@@ -156,7 +162,7 @@ export class NodePolicy {
     if (o?.signature !== undefined) checkInitiator(policy, { request, signature: String(o.signature) });
     const d = describeRequest(policy, key, request);
     const now = this.#now();
-    return { policyVersion: policy.version, decision: evaluate(policy, d.policyRequest, { now, velocity: this.#velocity(key, d, now) }), request: d.digest };
+    return { policyVersion: policy.version, decision: evaluate(policy, d.policyRequest, { now, velocity: this.#velocity(key, d, now), velocityShare: shareOf(key) }), request: d.digest };
   }
 
   /**
@@ -183,6 +189,7 @@ export class NodePolicy {
         policy, key, auth, now, firstSeen: new Date(known ?? now.getTime()),
         velocity: (d) => this.#velocity(key, d, now),
         velocitySound: velocityAllowed(key.threshold, key.parties.length, false),
+        velocityShare: shareOf(key),
       });
       const pr = authorized.policyRequest;
       return {
@@ -196,6 +203,15 @@ export class NodePolicy {
       return this.refuse(e, { kind: 'request', key: key.id, request }, see);
     }
   }
+}
+
+/**
+ * This node keeps its own counters and no party is in every quorum (no cold party yet): it
+ * enforces its share of each velocity limit, so that requests spread over quorums by a hostile
+ * coordinator cannot add up beyond the limit (evaluate.ts).
+ */
+function shareOf(key: KeyFacts): { threshold: number; parties: number } {
+  return { threshold: key.threshold, parties: key.parties.length };
 }
 
 /**

@@ -100,6 +100,8 @@ export class NodeService {
     let genesisAdmins;
     try {
       genesisAdmins = opts.genesis.admins && { threshold: opts.genesis.admins.threshold, identities: opts.genesis.admins.identities.map((x, i) => parseIdentity(x, `genesis.admins.identities[${i}]`)) };
+      // One key under two names would let one person count as two admins.
+      if (genesisAdmins && new Set(genesisAdmins.identities.map((i) => i.publicKey)).size !== genesisAdmins.identities.length) throw new Error('genesis admins: two admins share one public key');
     } catch (e) {
       throw new CustosError('config.invalid', (e as Error).message, { status: 500 });
     }
@@ -416,7 +418,7 @@ export class NodeService {
       this.audit.append('request.authorized', { request: gate.authorized.digest, key: input.keyId, session: input.sessionId, policyVersion: gate.policyVersion, rule: gate.authorized.decision.rule, approvers: gate.authorized.approvers });
       for (const c of list) this.#store.consumeNonce(c.party, c.nonceId, input.sessionId, binding);
       this.#store.reserveNonce(own.nonceId, input.sessionId);
-      this.#store.insertSign({ id: input.sessionId, key_id: input.keyId, own_nonce: own.nonceId, binding, request: JSON.stringify({ message: input.message, commitments: list }), receipt: JSON.stringify(receipt) });
+      this.#store.insertSign({ id: input.sessionId, key_id: input.keyId, own_nonce: own.nonceId, binding, request: JSON.stringify({ message: input.message, commitments: list, authorization: input.authorization }), receipt: JSON.stringify(receipt) });
     });
     return receipt;
   }
@@ -426,8 +428,11 @@ export class NodeService {
     const s = this.#store.getSign(input.sessionId);
     if (!s) throw new NotFoundError('sign_session', input.sessionId);
     if (s.share) return JSON.parse(s.share);
-    const req = JSON.parse(s.request) as { message: string; commitments: SignedNonceCommitment[] };
+    const req = JSON.parse(s.request) as { message: string; commitments: SignedNonceCommitment[]; authorization: unknown };
     const { row, pub } = this.#activeKey(s.key_id);
+    // Decided again at release, under the policy active now: a session reserved before admins
+    // froze or tightened the policy does not survive the change (refusals are audited).
+    this.policy.authorize(keyFacts(row), req.authorization);
     const signers = req.commitments.map((c) => c.party);
     const { envelopes } = this.#inbound(input.sessionId, 'sign/receipt', signers, input.receipts);
     for (const e of envelopes) {

@@ -1,4 +1,5 @@
 import { fromHex } from '../common/bytes.ts';
+import { parseDerivationPath } from '../crypto/bip32-public.ts';
 import { CustosError, ValidationError } from '../common/errors.ts';
 import { checkIntent, decodePayload, type DecodedPayload } from '../chains/payload.ts';
 import type { Policy } from './document.ts';
@@ -43,13 +44,20 @@ function accountOf(path: string | undefined): number | undefined {
 export function describeRequest(policy: Policy, key: KeyFacts, request: SignRequest): Described {
   if (request.keyId !== key.id) throw new PolicyRefusal('request.wrong_key', `the request is for key ${request.keyId}, not ${key.id}`, { culprit: 'coordinator' });
   const ecdsa = key.scheme === 'ecdsa-secp256k1';
+  // The path the policy matches on is the path the signer uses: parsed here for ECDSA keys, and
+  // refused for keys that sign at their root (a path they ignore must not satisfy `accounts`).
+  if (request.derivationPath !== undefined) {
+    if (!ecdsa) throw new ValidationError(`derivationPath applies to ecdsa-secp256k1 keys only, not ${key.scheme}`, { code: 'derivation.unsupported' });
+    parseDerivationPath(request.derivationPath);
+  }
   if (ecdsa && request.payload.type === 'message') throw new ValidationError('an ecdsa-secp256k1 key signs 32-byte digests: use an eth-* payload or {"type":"digest"}', { code: 'sign.bad_payload' });
   if (!ecdsa && request.payload.type.startsWith('eth-')) throw new ValidationError(`a ${key.scheme} key cannot sign an ${request.payload.type} payload`, { code: 'sign.bad_payload' });
   const decoded = decodePayload(request.payload);
   const intent = request.intent ?? {};
   checkIntent(decoded, intent);
   let asset = '';
-  if (decoded.chain !== null) {
+  // Typed data names a chain but moves no declared asset by itself: it gets none.
+  if (decoded.chain !== null && decoded.txType !== 'typed-data') {
     const declared = policy.assets.find((a) => a.chain === decoded.chain && (a.contract ?? null)?.toLowerCase() === (decoded.contract ?? null)?.toLowerCase());
     asset = declared?.id ?? `undeclared:${decoded.chain}:${decoded.contract ?? 'native'}`;
     if (intent.asset !== undefined && intent.asset !== asset) {
@@ -62,6 +70,7 @@ export function describeRequest(policy: Policy, key: KeyFacts, request: SignRequ
   const account = accountOf(request.derivationPath);
   if (account !== undefined) policyRequest.account = account;
   if (decoded.to !== null) policyRequest.to = decoded.to;
+  if (decoded.maxFee !== undefined) policyRequest.maxFee = decoded.maxFee;
   return { digest: signRequestDigest(request), decoded, policyRequest };
 }
 
@@ -76,12 +85,14 @@ export type AuthorizeInput = {
   velocity: (d: Described) => VelocityLookup;
   /** Whether velocity limits can be enforced for this key (velocity-soundness.ts). */
   velocitySound: { ok: boolean; reason: string };
+  /** Counters kept per node: each enforces its share of a limit (evaluate.ts). */
+  velocityShare?: { threshold: number; parties: number };
 };
 
 export function authorize(i: AuthorizeInput): Authorized {
   checkInitiator(i.policy, i.auth);
   const described = describeRequest(i.policy, i.key, i.auth.request);
-  const decision = evaluate(i.policy, described.policyRequest, { now: i.now, velocity: i.velocity(described) });
+  const decision = evaluate(i.policy, described.policyRequest, { now: i.now, velocity: i.velocity(described), velocityShare: i.velocityShare });
   if (decision.rule !== null && !i.velocitySound.ok && i.policy.rules.find((r) => r.id === decision.rule)?.match.velocity) {
     throw new PolicyRefusal('policy.velocity_unsound', `rule ${decision.rule} limits velocity, which key ${i.key.id} cannot enforce: ${i.velocitySound.reason}`, { reasons: decision.reasons });
   }

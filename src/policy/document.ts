@@ -10,8 +10,12 @@ import { parseIdentity, type Identity } from './identity.ts';
 export const TX_TYPES = ['transfer', 'contract-call', 'raw-message', 'typed-data', 'raw-digest'] as const;
 export type TxType = (typeof TX_TYPES)[number];
 
-/** An asset the policy knows; amounts for it are compared in base units (10^-decimals). */
-export interface Asset { id: string; chain: string; contract: string | null; decimals: number }
+/**
+ * An asset the policy knows; amounts for it are compared in base units (10^-decimals). A chain's
+ * native asset (contract null) may carry `maxFee`: the most any transaction on that chain may pay
+ * in fees (base units). A transaction on a chain without such a cap is denied.
+ */
+export interface Asset { id: string; chain: string; contract: string | null; decimals: number; maxFee?: string }
 export interface AddressEntry { address: string; addedAt: string }
 /** A named destination list; an entry only counts once `addedAt + cooldownSeconds` has passed. */
 export interface AddressList { id: string; entries: AddressEntry[]; cooldownSeconds: number }
@@ -52,6 +56,8 @@ export interface Policy {
 }
 
 const MINUTES_PER_DAY = 24 * 60;
+/** Bound on every duration, so times computed from them stay valid dates (ten years). */
+const MAX_SECONDS = 10 * 365 * 24 * 3600;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const BASE_UNITS = /^(0|[1-9]\d*)$/;
 
@@ -117,9 +123,14 @@ function uniqueIds(items: { id: string }[], path: string): Set<string> {
 }
 
 function parseAsset(v: unknown, p: string): Asset {
-  const o = obj(v, p, ['id', 'chain', 'contract', 'decimals']);
+  const o = obj(v, p, ['id', 'chain', 'contract', 'decimals', 'maxFee']);
   const contract = o.contract === undefined || o.contract === null ? null : str(o.contract, `${p}.contract`);
-  return { id: str(o.id, `${p}.id`), chain: str(o.chain, `${p}.chain`), contract, decimals: int(o.decimals, `${p}.decimals`, 0, 36) };
+  const a: Asset = { id: str(o.id, `${p}.id`), chain: str(o.chain, `${p}.chain`), contract, decimals: int(o.decimals, `${p}.decimals`, 0, 36) };
+  if (o.maxFee !== undefined) {
+    if (contract !== null) fail(`${p}.maxFee`, 'applies to a chain\'s native asset (contract null) only: fees are paid in it');
+    a.maxFee = baseUnits(o.maxFee, `${p}.maxFee`);
+  }
+  return a;
 }
 
 function parseList(v: unknown, p: string): AddressList {
@@ -131,7 +142,7 @@ function parseList(v: unknown, p: string): AddressList {
     if (!ISO_TIME.test(addedAt) || Number.isNaN(Date.parse(addedAt))) fail(`${ep}.addedAt`, 'must be an ISO 8601 time with zone');
     return { address: str(eo.address, `${ep}.address`), addedAt };
   });
-  return { id: str(o.id, `${p}.id`), entries, cooldownSeconds: int(o.cooldownSeconds, `${p}.cooldownSeconds`, 0) };
+  return { id: str(o.id, `${p}.id`), entries, cooldownSeconds: int(o.cooldownSeconds, `${p}.cooldownSeconds`, 0, MAX_SECONDS) };
 }
 
 function parseGroup(v: unknown, p: string, identities: Map<string, Identity>): Group {
@@ -176,7 +187,7 @@ function parseMatch(v: unknown, p: string, refs: Refs): Match {
       const vp = `${p}.velocity[${i}]`;
       const vo = obj(x, vp, ['windowSeconds', 'maxTotal', 'maxCount', 'per']);
       if (vo.per !== 'key' && vo.per !== 'initiator') fail(`${vp}.per`, "must be 'key' or 'initiator'");
-      const c: VelocityClause = { windowSeconds: int(vo.windowSeconds, `${vp}.windowSeconds`, 1), per: vo.per };
+      const c: VelocityClause = { windowSeconds: int(vo.windowSeconds, `${vp}.windowSeconds`, 1, MAX_SECONDS), per: vo.per };
       if (vo.maxTotal !== undefined) c.maxTotal = baseUnits(vo.maxTotal, `${vp}.maxTotal`);
       if (vo.maxCount !== undefined) c.maxCount = int(vo.maxCount, `${vp}.maxCount`, 0);
       if (c.maxTotal === undefined && c.maxCount === undefined) fail(vp, 'needs maxTotal or maxCount');
@@ -221,8 +232,8 @@ function parseAction(v: unknown, p: string, refs: Refs): Action {
     return { group, threshold };
   });
   unique(groups.map((g) => g.group), `${p}.groups`);
-  const timelockSeconds = int(o.timelockSeconds, `${p}.timelockSeconds`, 0);
-  const expirySeconds = int(o.expirySeconds, `${p}.expirySeconds`, 1);
+  const timelockSeconds = int(o.timelockSeconds, `${p}.timelockSeconds`, 0, MAX_SECONDS);
+  const expirySeconds = int(o.expirySeconds, `${p}.expirySeconds`, 1, MAX_SECONDS);
   // An expiry inside the timelock could never be satisfied.
   if (expirySeconds <= timelockSeconds) fail(`${p}.expirySeconds`, 'must be greater than timelockSeconds');
   return { type: 'approve', groups, timelockSeconds, expirySeconds };
@@ -240,9 +251,14 @@ export function parsePolicy(json: unknown): Policy {
     }
   });
   const byId = new Map<string, Identity>();
+  const byKey = new Map<string, string>();
   identities.forEach((x, i) => {
     if (byId.has(x.id)) fail(`$.identities[${i}].id`, `duplicate id ${JSON.stringify(x.id)}`);
+    // One key under two names would let one person count as two admins or approvers.
+    const other = byKey.get(x.publicKey);
+    if (other !== undefined) fail(`$.identities[${i}].publicKey`, `is also the key of ${JSON.stringify(other)}: one key, one identity`);
     byId.set(x.id, x);
+    byKey.set(x.publicKey, x.id);
   });
   const admins = identities.filter((x) => x.roles.includes('admin')).length;
   // Without enough admins to sign the next version, the policy could never be changed again.

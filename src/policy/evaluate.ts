@@ -17,12 +17,22 @@ export interface PolicyRequest {
   /** Base units, non-negative decimal string. */
   amount: string;
   initiator: string;
+  /** Transactions: the most the transaction may pay in fees, in the chain's native base units. */
+  maxFee?: string;
 }
 
 /** Counters already recorded for the window ending at `now`, excluding the current request. */
 export type VelocityLookup = (per: 'key' | 'initiator', windowSeconds: number) => { total: bigint; count: number };
 
-export interface EvaluationContext { now: Date; velocity: VelocityLookup }
+/**
+ * `velocityShare`: the key's threshold t and number of parties n, when counters are kept by each
+ * node separately. Each signature is counted by the t (or more) nodes that signed it, so a
+ * coordinator that spreads requests across quorums makes each node see only part of them; each
+ * node therefore enforces its share of a limit: t/n of a total, and the largest count c with
+ * floor(n·c/t) <= the limit. Then no routing of requests can exceed the policy's limit. Without
+ * it (a party in every quorum, or the coordinator's preview), limits apply as written.
+ */
+export interface EvaluationContext { now: Date; velocity: VelocityLookup; velocityShare?: { threshold: number; parties: number } }
 
 export interface Decision {
   decision: 'allow' | 'deny' | 'approve';
@@ -32,6 +42,7 @@ export interface Decision {
 }
 
 const AMOUNT = /^(0|[1-9]\d*)$/;
+const OPT_IN = new Set<TxType>(['raw-digest', 'raw-message', 'contract-call', 'typed-data']);
 
 /** Evaluates `request` against `policy`; never throws on a well-formed request. */
 export function evaluate(policy: Policy, request: PolicyRequest, context: EvaluationContext): Decision {
@@ -39,6 +50,12 @@ export function evaluate(policy: Policy, request: PolicyRequest, context: Evalua
     return { decision: 'deny', rule: null, reasons: ['amount is not a non-negative base-unit decimal string'] };
   }
   const amount = BigInt(request.amount);
+  // Fees leave the account like a transfer: every transaction needs its chain's fee cap.
+  if (request.maxFee !== undefined) {
+    const native = policy.assets.find((a) => a.chain === request.chain && a.contract === null);
+    if (native?.maxFee === undefined) return { decision: 'deny', rule: null, reasons: [`the transaction may pay up to ${request.maxFee} in fees on ${request.chain}, and the policy caps no fees there (declare its native asset with maxFee)`] };
+    if (!AMOUNT.test(request.maxFee) || BigInt(request.maxFee) > BigInt(native.maxFee)) return { decision: 'deny', rule: null, reasons: [`the transaction may pay up to ${request.maxFee} in fees, above the cap ${native.maxFee} of asset ${native.id}`] };
+  }
   const reasons: string[] = [];
   for (const rule of policy.rules) {
     const miss = mismatch(policy, rule.match, request, amount, context);
@@ -75,9 +92,10 @@ function mismatch(policy: Policy, m: Match, r: PolicyRequest, amount: bigint, ct
   if (m.chains && !m.chains.includes(r.chain)) return `chain ${r.chain} not in ${m.chains.join(', ')}`;
   if (m.assets && !m.assets.includes(r.asset)) return `asset ${r.asset || '(none: not a transfer of a declared asset)'} not in ${m.assets.join(', ')}`;
   if (m.txTypes && !m.txTypes.includes(r.txType)) return `type ${r.txType} not in ${m.txTypes.join(', ')}`;
-  // Blind signing is opt-in: a raw digest or message (no decodable intent) only matches a rule
-  // that names its type, never a catch-all rule written with transactions in mind.
-  if (!m.txTypes && (r.txType === 'raw-digest' || r.txType === 'raw-message')) return `${r.txType} needs a rule that lists it in txTypes`;
+  // Blind signing, contract calls and typed data are opt-in: they only match a rule that names
+  // their type, never a catch-all rule written with transfers in mind (a zero-value call or an
+  // EIP-712 permit can move anything).
+  if (!m.txTypes && OPT_IN.has(r.txType)) return `${r.txType} needs a rule that lists it in txTypes`;
   if (m.initiators && !m.initiators.includes(r.initiator)) return `initiator ${r.initiator} not in ${m.initiators.join(', ')}`;
   if (m.amountMin !== undefined && amount < BigInt(m.amountMin)) return `amount ${r.amount} below ${m.amountMin}`;
   if (m.amountMax !== undefined && amount > BigInt(m.amountMax)) return `amount ${r.amount} above ${m.amountMax}`;
@@ -132,7 +150,17 @@ function velocityMismatch(v: VelocityClause, amount: bigint, ctx: EvaluationCont
   const seen = ctx.velocity(v.per, v.windowSeconds);
   const total = seen.total + amount;
   const count = seen.count + 1;
-  if (v.maxTotal !== undefined && total > BigInt(v.maxTotal)) return `per-${v.per} total ${total} over ${v.windowSeconds}s would exceed ${v.maxTotal}`;
-  if (v.maxCount !== undefined && count > v.maxCount) return `per-${v.per} count ${count} over ${v.windowSeconds}s would exceed ${v.maxCount}`;
+  const share = ctx.velocityShare;
+  const t = BigInt(share?.threshold ?? 1);
+  const n = BigInt(share?.parties ?? 1);
+  const of = share ? ` (this node's share of the limit, as one of ${share.parties} nodes signing ${share.threshold} at a time)` : '';
+  if (v.maxTotal !== undefined) {
+    const cap = (BigInt(v.maxTotal) * t) / n;
+    if (total > cap) return `per-${v.per} total ${total} over ${v.windowSeconds}s would exceed ${cap}${of}`;
+  }
+  if (v.maxCount !== undefined) {
+    const cap = share ? Number(((BigInt(v.maxCount) + 1n) * t - 1n) / n) : v.maxCount;
+    if (count > cap) return `per-${v.per} count ${count} over ${v.windowSeconds}s would exceed ${cap}${of}`;
+  }
   return null;
 }

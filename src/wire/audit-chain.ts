@@ -108,19 +108,28 @@ export function verifyAuditLog(party: string, identityKey: Uint8Array, entries: 
 }
 
 /**
- * A party's (sequence, head) as a peer recorded it in its own log: an item of the `peers` list of
- * the peer's entry for a release (share.released).
+ * A party's signed (sequence, head) as a peer recorded it in its own log: an item of the `peers`
+ * list of the peer's entry for a release (share.released).
  */
 export type Countersignature = { party: string; seq: number; head: string; by: string };
 
-/** The countersignatures of `party` in a peer's log; verify that log first (verifyAuditLog). */
-export function countersignaturesIn(peerEntries: AuditEntry[], party: string): Countersignature[] {
+/**
+ * The countersignatures of `party` in a peer's log (verify that log first, with verifyAuditLog).
+ * Each carries `party`'s own anchor signature, checked here against `partyKey`: a peer cannot make
+ * an honest party's log look tampered by recording a head the party never signed (that peer is
+ * named instead).
+ */
+export function countersignaturesIn(peerEntries: AuditEntry[], party: string, partyKey: Uint8Array): Countersignature[] {
   const out: Countersignature[] = [];
   for (const e of peerEntries) {
     const peers = (e.data as { peers?: unknown }).peers;
     if (!Array.isArray(peers)) continue;
-    for (const p of peers as { party?: unknown; seq?: unknown; head?: unknown }[]) {
-      if (p?.party === party && Number.isSafeInteger(p.seq) && typeof p.head === 'string') out.push({ party, seq: p.seq as number, head: p.head, by: e.party });
+    for (const p of peers as Partial<AuditAnchor>[]) {
+      if (p?.party !== party) continue;
+      if (!Number.isSafeInteger(p.seq) || typeof p.head !== 'string' || typeof p.sig !== 'string' || !verifyIdentitySignature(partyKey, anchorBytes(p as AuditAnchor), p.sig)) {
+        throw new ValidationError(`${e.party}'s entry ${e.seq} records a head of ${party} that ${party} did not sign`, { code: 'audit.bad_countersignature', detail: { by: e.party, seq: e.seq } });
+      }
+      out.push({ party, seq: p.seq!, head: p.head, by: e.party });
     }
   }
   return out;

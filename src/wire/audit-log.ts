@@ -38,9 +38,9 @@ export class AuditLog {
    * by their party, or from unknown parties, are ignored (the relay cannot make us record a false
    * head). Call inside the transaction of the release.
    */
-  countersign(anchors: unknown, identityKeys: Record<string, string>): { party: string; seq: number; head: string }[] {
+  countersign(anchors: unknown, identityKeys: Record<string, string>): AuditAnchor[] {
     if (!Array.isArray(anchors)) return [];
-    const out: { party: string; seq: number; head: string }[] = [];
+    const out: AuditAnchor[] = [];
     for (const x of anchors.slice(0, 16)) {
       const a = x as Partial<AuditAnchor> | null;
       if (!a || typeof a.party !== 'string' || a.party === this.#party || !Number.isSafeInteger(a.seq) || typeof a.head !== 'string' || !/^[0-9a-f]{64}$/.test(a.head) || typeof a.sig !== 'string') continue;
@@ -49,7 +49,8 @@ export class AuditLog {
       const seen = this.#store.db.prepare('SELECT seq FROM peer_anchors WHERE party = ?').get(a.party) as { seq: number } | undefined;
       if (seen && seen.seq >= a.seq!) continue;
       this.#store.db.prepare('INSERT INTO peer_anchors (party, seq) VALUES (?, ?) ON CONFLICT(party) DO UPDATE SET seq = excluded.seq').run(a.party, a.seq!);
-      out.push({ party: a.party, seq: a.seq!, head: a.head });
+      // The party's own signature goes along: a verifier then needs no trust in this node's word.
+      out.push({ party: a.party, seq: a.seq!, head: a.head, sig: a.sig });
     }
     return out;
   }

@@ -181,7 +181,7 @@ describe('threshold ECDSA (DKLs23) through the API', () => {
     for (const peer of ['node-2', 'node-3']) {
       const peerLog = parseAuditJsonl(await (await fetch(`${c.nodeUrl(peer)}/v1/audit`)).text());
       verifyAuditLog(peer, keyOf(peer), peerLog);
-      cs.push(...countersignaturesIn(peerLog, 'node-1'));
+      cs.push(...countersignaturesIn(peerLog, 'node-1', keyOf('node-1')));
     }
     assert.ok(cs.length >= 1, 'node-1 was countersigned by a co-signer');
     const mine = parseAuditJsonl(text);

@@ -39,7 +39,7 @@ function ethTx(to: string, wei: bigint, nonce = 0): string {
 function policy(version: number, rules: unknown[], extra: Record<string, unknown> = {}): Policy {
   return parsePolicy({
     version, identities: people.identities, adminThreshold: 2,
-    assets: [{ id: 'eth', chain: 'eip155:1', contract: null, decimals: 18 }],
+    assets: [{ id: 'eth', chain: 'eip155:1', contract: null, decimals: 18, maxFee: '1000000000000000' }],
     addressLists: [{ id: 'cp', cooldownSeconds: 3600, entries: [{ address: ALICE, addedAt: '2026-01-01T00:00:00Z' }] }],
     groups: [{ id: 'treasury', members: ['tina', 'tom', 'tara'] }, { id: 'risk', members: ['rita', 'tara'] }],
     rules, ...extra,
@@ -47,7 +47,8 @@ function policy(version: number, rules: unknown[], extra: Record<string, unknown
 }
 
 const BIG = { id: 'big', match: { assets: ['eth'], txTypes: ['transfer'], amountMin: '1000000000000000001' }, action: { type: 'approve', groups: [{ group: 'treasury', threshold: 2 }, { group: 'risk', threshold: 1 }], timelockSeconds: 3600, expirySeconds: 86400 } };
-const SMALL = { id: 'small', match: { assets: ['eth'], txTypes: ['transfer'], destination: { list: 'cp' }, velocity: [{ windowSeconds: 3600, maxCount: 2, per: 'key' }] }, action: { type: 'allow' } };
+// At most 3 an hour per key; a node of a 2-of-3 key enforces its share: 2 (evaluate.ts).
+const SMALL = { id: 'small', match: { assets: ['eth'], txTypes: ['transfer'], destination: { list: 'cp' }, velocity: [{ windowSeconds: 3600, maxCount: 3, per: 'key' }] }, action: { type: 'allow' } };
 
 describe('NodePolicy: the gate every node runs before any share computation', () => {
   let dir: string;
@@ -110,6 +111,8 @@ describe('NodePolicy: the gate every node runs before any share computation', ()
     const ids2 = people.identities.map((i) => (i.id === 'adm-3' ? { ...i, roles: ['auditor'] } : i));
     g.activate(signPolicyAs(CLUSTER, policy(2, [SMALL, BIG], { identities: ids2 }), [S['adm-1'], S['adm-2']]));
     refuses(() => g.activate(signPolicyAs(CLUSTER, policy(3, [], { identities: ids2 }), [S['adm-1'], S['adm-3']])), 'policy.bad_signature', /not a current admin/);
+    // Versions come one by one: a withheld version cannot be skipped.
+    refuses(() => g.activate(signPolicyAs(CLUSTER, policy(4, [SMALL, BIG], { identities: ids2 }), [S['adm-1'], S['adm-2']])), 'policy.version_gap', /activate version 3 first/);
     g = gate(); // a restart: the state comes from SQLite
     assert.equal(g.current()!.version, 2);
     refuses(() => g.activate(signPolicyAs(CLUSTER, policy(1, [SMALL, BIG]), [S['adm-1'], S['adm-2']])), 'policy.rollback');
@@ -123,6 +126,14 @@ describe('NodePolicy: the gate every node runs before any share computation', ()
     const stranger = { ...a, request: { ...a.request, initiator: 'mallory' } };
     refuses(() => g.authorize(KEY, stranger), 'request.unknown_initiator');
     assert.equal(g.authorize(KEY, auth(ALICE, 1n, {}, 'ed-ines')).authorized.decision.rule, 'small', 'Ed25519 initiators work too');
+  });
+
+  it('a key that signs at its root refuses a derivation path (it must not satisfy an accounts rule it ignores)', () => {
+    const frost: KeyFacts = { ...KEY, id: 'frosty', scheme: 'frost-ed25519' };
+    const a = signRequestAs(S.ivan, { keyId: 'frosty', payload: { type: 'message', hex: '00' }, derivationPath: 'm/1/0' });
+    refuses(() => g.authorize(frost, { ...a, approvals: [] }), 'derivation.unsupported');
+    const bad = signRequestAs(S.ivan, { keyId: KEY.id, payload: { type: 'eth-tx', hex: ethTx(ALICE, 1n) }, intent: { to: ALICE, amount: '1' }, derivationPath: "m/44'/0" });
+    refuses(() => g.authorize(KEY, { ...bad, approvals: [] }), 'derivation.hardened');
   });
 
   it('decodes the payload itself and refuses what does not match the intent', () => {
@@ -175,6 +186,7 @@ describe('NodePolicy: the gate every node runs before any share computation', ()
     const r2 = g.authorize(KEY, auth(ALICE, 2n, {}, 'ivan', 2));
     store.tx(() => r2.commit());
     refuses(() => g.authorize(KEY, auth(ALICE, 3n, {}, 'ivan', 3)), 'policy.denied');
+    assert.match(JSON.stringify(lastAudit().data), /count 3 over 3600s would exceed 2 \(this node's share/);
     g = gate(); // counters survive a restart
     refuses(() => g.authorize(KEY, auth(ALICE, 3n, {}, 'ed-ines', 3)), 'policy.denied');
     now += 3600_000 + 1;

@@ -97,6 +97,10 @@ describe('parsePolicy', () => {
     rejects((x) => { x.identities.push({ ...x.identities[0] }); }, '$.identities[5].id', /duplicate/);
     rejects((x) => { x.identities[0].publicKey = '02' + 'ff'.repeat(32); }, '$.identities[0].publicKey', /valid point/);
     rejects((x) => { x.identities[1].roles = ['root']; }, '$.identities[1].roles');
+    rejects((x) => { x.identities[1].publicKey = x.identities[0].publicKey; }, '$.identities[1].publicKey', /also the key of "alice"/);
+    rejects((x) => { x.assets[1].maxFee = '5'; }, '$.assets[1].maxFee', /native asset/);
+    rejects((x) => { x.rules[1].action.timelockSeconds = 10 ** 12; }, '$.rules[1].action.timelockSeconds');
+    assert.equal(parsePolicy({ ...valid(), assets: [{ id: 'eth', chain: 'ethereum', contract: null, decimals: 18, maxFee: '10' }, valid().assets[1]] }).assets[0].maxFee, '10');
   });
 
   it('rejects duplicate ids', () => {

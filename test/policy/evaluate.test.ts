@@ -72,10 +72,24 @@ describe('evaluate: each clause', () => {
     check({ txTypes: ['transfer', 'contract-call'] }, {}, 'allow');
     check({ txTypes: ['raw-digest'] }, {}, 'deny');
     check({ txTypes: ['raw-digest'] }, { txType: 'raw-digest' }, 'allow');
-    // Raw signing is opt-in: a rule without txTypes never matches a raw digest or message.
+    // Raw signing, contract calls and typed data are opt-in: a rule without txTypes never matches them.
     assert.match(check({}, { txType: 'raw-digest' }, 'deny')[0], /raw-digest needs a rule that lists it in txTypes/);
     assert.match(check({ keys: ['k1'] }, { txType: 'raw-message' }, 'deny')[0], /raw-message needs a rule/);
-    check({}, { txType: 'typed-data' }, 'allow');
+    assert.match(check({ assets: ['eth'] }, { txType: 'contract-call', amount: '0' }, 'deny')[0], /contract-call needs a rule/);
+    assert.match(check({}, { txType: 'typed-data' }, 'deny')[0], /typed-data needs a rule/);
+    check({ txTypes: ['typed-data'] }, { txType: 'typed-data' }, 'allow');
+    check({}, { txType: 'transfer' }, 'allow');
+  });
+  it('transaction fees: every transaction needs its chain\'s fee cap', () => {
+    const withCap = parsePolicy({ ...BASE, assets: [{ id: 'eth', chain: 'ethereum', contract: null, decimals: 18, maxFee: '1000' }], rules: [{ id: 'r', match: {}, action: { type: 'allow' } }] });
+    assert.equal(evaluate(withCap, { ...REQ, maxFee: '1000' }, ctx()).decision, 'allow');
+    const over = evaluate(withCap, { ...REQ, maxFee: '1001' }, ctx());
+    assert.deepEqual([over.decision, over.rule], ['deny', null]);
+    assert.match(over.reasons[0], /up to 1001 in fees, above the cap 1000 of asset eth/);
+    const noCap = evaluate(single({}), { ...REQ, maxFee: '1' }, ctx());
+    assert.equal(noCap.decision, 'deny');
+    assert.match(noCap.reasons[0], /caps no fees there/);
+    assert.equal(evaluate(single({}), REQ, ctx()).decision, 'allow', 'requests without a fee (messages) are not affected');
   });
   it('initiators', () => {
     check({ initiators: ['ivan'] }, {}, 'allow');
@@ -363,5 +377,43 @@ describe('address comparison', () => {
     assert.equal(req('BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ'), 'allow');
     assert.equal(req('1BoatSLRHtKNngkdXEeobR76b53LETtpyT'), 'allow');
     assert.equal(req('1boatslrhtknngkdxeeobr76b53lettpyt'), 'deny', 'base58 is case-sensitive');
+  });
+});
+
+describe('velocity across quorums: each node enforces its share of a limit', () => {
+  // Three nodes keep their own counters; a request is signed when every member of its 2-of-3
+  // quorum allows it, and then counted by each of them. A hostile coordinator rotates quorums.
+  const quorums = [[0, 1], [1, 2], [0, 2]];
+  function signedUnder(clause: { maxCount?: number; maxTotal?: string }, route: (i: number) => number[], amount = 1n, tries = 30): number {
+    const policy = parsePolicy({ ...BASE, rules: [{ id: 'v', match: { velocity: [{ windowSeconds: 3600, per: 'key', ...clause }] }, action: { type: 'allow' } }] });
+    const counters = [0, 1, 2].map(() => ({ count: 0, total: 0n }));
+    let signed = 0;
+    for (let i = 0; i < tries; i++) {
+      const q = route(i);
+      const ok = q.every((n) => evaluate(policy, { ...REQ, amount: String(amount) }, { now: NOW, velocity: () => counters[n], velocityShare: { threshold: 2, parties: 3 } }).decision === 'allow');
+      if (!ok) continue;
+      signed++;
+      for (const n of q) { counters[n].count++; counters[n].total += amount; }
+    }
+    return signed;
+  }
+  it('no routing gets more than maxCount signatures; one fixed quorum still gets at least one', () => {
+    for (const maxCount of [1, 2, 3, 4, 5, 10]) {
+      const rotated = signedUnder({ maxCount }, (i) => quorums[i % 3]);
+      const fixed = signedUnder({ maxCount }, () => quorums[0]);
+      assert.ok(rotated <= maxCount, `maxCount ${maxCount}: ${rotated} signed by rotating quorums`);
+      assert.ok(fixed >= 1 && fixed <= maxCount, `maxCount ${maxCount}: ${fixed} signed on one quorum`);
+    }
+  });
+  it('no routing gets more than maxTotal signed', () => {
+    for (const maxTotal of [10n, 25n, 50n]) {
+      const rotated = signedUnder({ maxTotal: String(maxTotal) }, (i) => quorums[i % 3], 5n);
+      assert.ok(BigInt(rotated) * 5n <= maxTotal, `maxTotal ${maxTotal}: ${rotated * 5} signed`);
+    }
+  });
+  it('without the share (counters seen whole), the limit applies as written', () => {
+    const policy = parsePolicy({ ...BASE, rules: [{ id: 'v', match: { velocity: [{ windowSeconds: 3600, per: 'key', maxCount: 2 }] }, action: { type: 'allow' } }] });
+    assert.equal(evaluate(policy, REQ, { now: NOW, velocity: () => ({ count: 1, total: 0n }) }).decision, 'allow');
+    assert.equal(evaluate(policy, REQ, { now: NOW, velocity: () => ({ count: 1, total: 0n }), velocityShare: { threshold: 2, parties: 3 } }).decision, 'deny');
   });
 });

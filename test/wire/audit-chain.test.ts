@@ -69,13 +69,14 @@ test('a truncated tail is named against a signed anchor; a forged anchor is refu
 test('a peer\'s countersignature (the peers list of a release entry in its own log) catches a cut tail and a rewrite', async () => {
   const { countersignaturesIn } = await import('../../src/wire/audit-chain.ts');
   const mine = log(6);
-  // node-2's own chain records node-1's head after entry 5.
+  // node-2's own chain records node-1's signed head after entry 5.
   const peerSign = (m: Uint8Array) => other.signIdentity(m);
+  const third = new SoftwareKeystore();
   const p1 = nextEntry('node-2', undefined, 'share.released', { n: 1 }, peerSign);
-  const p2 = nextEntry('node-2', p1, 'share.released', { key: 'k', peers: [{ party: 'node-1', seq: 5, head: mine[4].hash }, { party: 'node-3', seq: 9, head: '00'.repeat(32) }] }, peerSign);
+  const p2 = nextEntry('node-2', p1, 'share.released', { key: 'k', peers: [signAnchor('node-1', mine[4], sign), signAnchor('node-3', { seq: 9, hash: '00'.repeat(32) }, (m) => third.signIdentity(m))] }, peerSign);
   const peerLog = [p1, p2];
   assert.equal(verifyAuditLog('node-2', other.identityPublicKey(), peerLog).seq, 2);
-  const cs = countersignaturesIn(peerLog, 'node-1');
+  const cs = countersignaturesIn(peerLog, 'node-1', ks.identityPublicKey());
   assert.deepEqual(cs.map((c) => [c.party, c.seq, c.by]), [['node-1', 5, 'node-2']]);
   assert.equal(verifyAuditLog('node-1', ks.identityPublicKey(), mine, [], cs).seq, 6);
   assert.throws(() => verifyAuditLog('node-1', ks.identityPublicKey(), mine.slice(0, 4), [], cs), (e: any) => e.code === 'audit.truncated' && /node-2 countersigned/.test(e.message));
@@ -83,6 +84,9 @@ test('a peer\'s countersignature (the peers list of a release entry in its own l
   const rewritten = mine.slice(0, 2);
   for (let i = 3; i <= 6; i++) rewritten.push(nextEntry('node-1', rewritten[rewritten.length - 1], 'rewritten', { i }, sign));
   assert.throws(() => verifyAuditLog('node-1', ks.identityPublicKey(), rewritten, [], cs), (e: any) => e.code === 'audit.edited' && e.detail.seq === 5);
-  assert.deepEqual(countersignaturesIn(peerLog, 'node-3').map((c) => c.seq), [9]);
-  assert.deepEqual(countersignaturesIn(peerLog, 'node-4'), []);
+  assert.deepEqual(countersignaturesIn(peerLog, 'node-3', third.identityPublicKey()).map((c) => c.seq), [9]);
+  assert.deepEqual(countersignaturesIn(peerLog, 'node-4', third.identityPublicKey()), []);
+  // A rogue peer recording a head node-1 never signed is named, not believed.
+  const framed = nextEntry('node-2', p2, 'share.released', { peers: [{ party: 'node-1', seq: 6, head: 'ab'.repeat(32), sig: signAnchor('node-1', mine[5], sign).sig }] }, peerSign);
+  assert.throws(() => countersignaturesIn([p1, p2, framed], 'node-1', ks.identityPublicKey()), (e: any) => e.code === 'audit.bad_countersignature' && e.detail.by === 'node-2' && e.detail.seq === 3);
 });

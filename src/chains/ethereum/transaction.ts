@@ -30,7 +30,7 @@ const REFUSED_TYPES: Record<number, string> = {
   0x04: 'EIP-7702 set-code transactions (type 0x04) are not supported: they delegate the account to code',
 };
 
-type Fields = { to: string; value: bigint; data: string; chainId?: bigint };
+type Fields = { to: string; value: bigint; data: string; chainId?: bigint; gasLimit?: bigint; gasPrice?: bigint; maxFeePerGas?: bigint };
 /** micro-eth-signer exports Transaction as a value only; this is its instance type. */
 type Tx = ReturnType<typeof Transaction.fromBytes>;
 type Unsigned = { tx: Tx; fields: Fields; chainId: bigint };
@@ -92,10 +92,13 @@ export function decodeEthTx(bytes: Uint8Array): DecodedPayload {
   const { fields, chainId } = parseUnsigned(bytes);
   const to = fields.to.toLowerCase();
   const calldata = new Uint8Array(Buffer.from(fields.data.replace(/^0x/, ''), 'hex'));
+  const perGas = fields.maxFeePerGas ?? fields.gasPrice;
+  if (fields.gasLimit === undefined || perGas === undefined) throw refuse('transaction has no gas limit or fee per gas');
   const common = {
     chain: `eip155:${chainId}`,
     data: calldata.length === 0 ? null : '0x' + toHex(calldata),
     signBytes: keccak_256(bytes),
+    maxFee: (fields.gasLimit * perGas).toString(),
   };
   if (calldata.length === 0) {
     return { txType: 'transfer', contract: null, to, amount: fields.value.toString(), ...common };

@@ -42,6 +42,8 @@ for (const kind of ['legacy', 'eip1559'] as const) {
       const d = decode(tx);
       assert.deepEqual({ ...d, signBytes: undefined }, {
         txType: 'transfer', chain: 'eip155:1', contract: null, to: ALICE.toLowerCase(), amount: (10n ** 18n + 1n).toString(), data: null, signBytes: undefined,
+        // The most the transaction may pay in fees, from what ethers built.
+        maxFee: (tx.gasLimit * (tx.type === 2 ? tx.maxFeePerGas! : tx.gasPrice!)).toString(),
       });
       assert.equal('0x' + toHex(d.signBytes), tx.unsignedHash);
     });

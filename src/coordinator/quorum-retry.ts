@@ -28,14 +28,19 @@ export async function withQuorumRetries<T>(d: QuorumRetryDeps, key: CoordKeyRow,
   let lastError: unknown;
   // Quorums a node declared unusable for this key (e.g. a retired OT pair): skipped for this call.
   const unusable = new Set<string>();
-  const candidates = () => candidateQuorums(d, key).filter((q) => !unusable.has(q.join(',')));
+  // Nodes this call caught cheating: never asked again within the call, even as the last resort.
+  const caught = new Set<string>();
+  let cheated: unknown;
+  const candidates = () => candidateQuorums(d, key).filter((q) => !unusable.has(q.join(',')) && !q.some((p) => caught.has(p)));
   for (let attempt = 0; attempt < 3; attempt++) {
     let quorums = candidates();
     if (quorums.length === 0) {
       await d.cluster.probe();
       quorums = candidates();
     }
-    // Every reachable quorum was refused for good: that refusal, not "unreachable", is the answer.
+    // Every reachable quorum holds a node caught cheating, or was refused for good: that, not
+    // "unreachable", is the answer.
+    if (quorums.length === 0 && cheated) throw cheated;
     if (quorums.length === 0 && unusable.size > 0 && lastError) throw lastError;
     if (quorums.length === 0) throw new UnavailableError('quorum.unavailable', `fewer than ${key.threshold} nodes of key ${key.id} are reachable`);
     const q = quorums[0];
@@ -47,6 +52,8 @@ export async function withQuorumRetries<T>(d: QuorumRetryDeps, key: CoordKeyRow,
         // Proven by our own checks (a share or commitment that fails verification): avoid the
         // node, and retry at once if a quorum without any suspect node is reachable.
         d.cluster.suspect(e.culprit);
+        caught.add(e.culprit);
+        cheated = e;
         d.onCulprit?.(e.culprit, e.code);
         d.log.warn('sign.culprit', { request: requestId, culprit: e.culprit, code: e.code });
         const next = candidates()[0];
@@ -74,5 +81,5 @@ export async function withQuorumRetries<T>(d: QuorumRetryDeps, key: CoordKeyRow,
       throw e;
     }
   }
-  throw lastError;
+  throw cheated ?? lastError;
 }

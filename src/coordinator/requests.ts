@@ -99,28 +99,30 @@ export class RequestService {
       const prior = this.#d.store.requestByIdempotencyKey(idem);
       if (prior) return this.#replay(prior.id, prior.body_hash, bodyHash);
     }
+    // The coordinator's own reading of the policy (without the nodes' velocity counters) only picks
+    // the path: a request it expects to be allowed goes straight to signing, where every node
+    // decides again; if a node wants approvals after all, the request is registered and waits.
+    // Recorded with the request itself, in one commit.
+    const preview = evaluate(this.#policyOrRefuse(), described.policyRequest, { now: new Date(this.#now()), velocity: () => ({ total: 0n, count: 0 }) });
+    const direct = preview.decision === 'allow';
     const id = randomUUID();
     try {
       this.#d.store.tx(() => {
-        this.#d.store.insertRequest({ id, key_id: key.id, idempotency_key: idem ?? null, body_hash: bodyHash, payload: JSON.stringify(auth.request.payload), status: 'SUBMITTED' });
+        this.#d.store.insertRequest({ id, key_id: key.id, idempotency_key: idem ?? null, body_hash: bodyHash, payload: JSON.stringify(auth.request.payload), status: direct ? 'SIGNING' : 'SUBMITTED' });
         this.requests.insert({ id, digest: described.digest, initiator: auth.request.initiator, request: JSON.stringify(auth.request), signature: auth.signature });
-        this.#d.audit?.append('request.submitted', { request: id, digest: described.digest, key: key.id, initiator: auth.request.initiator, payloadType: auth.request.payload.type, txType: described.policyRequest.txType, amount: described.policyRequest.amount, to: described.policyRequest.to ?? null });
+        if (direct) this.requests.setDecision(id, { requirement: null, decisions: [{ node: 'coordinator', decision: preview }], notBefore: null, expiresAt: null });
+        this.#d.audit?.append('request.submitted', {
+          request: id, digest: described.digest, key: key.id, initiator: auth.request.initiator, payloadType: auth.request.payload.type,
+          txType: described.policyRequest.txType, amount: described.policyRequest.amount, to: described.policyRequest.to ?? null,
+          path: direct ? `signing: the coordinator's preview allows it (rule ${preview.rule}); each node decides again` : 'registering with the nodes for their decisions',
+        });
       });
     } catch {
       const prior = idem ? this.#d.store.requestByIdempotencyKey(idem) : undefined;
       if (prior) return this.#replay(prior.id, prior.body_hash, bodyHash);
       throw new ConflictError('request.conflict', 'could not record the request');
     }
-    // The coordinator's own reading of the policy (without the nodes' velocity counters) only picks
-    // the path: a request it expects to be allowed goes straight to signing, where every node
-    // decides again; if a node wants approvals after all, the request is registered and waits.
-    const preview = evaluate(this.#policyOrRefuse(), described.policyRequest, { now: new Date(this.#now()), velocity: () => ({ total: 0n, count: 0 }) });
-    if (preview.decision === 'allow') {
-      this.#d.store.tx(() => {
-        this.requests.setDecision(id, { requirement: null, decisions: [{ node: 'coordinator', decision: preview }], notBefore: null, expiresAt: null });
-        this.requests.transition(id, ['SUBMITTED'], 'SIGNING');
-        this.#d.audit?.append('request.decided', { request: id, decision: 'allow', rule: preview.rule, by: 'coordinator preview; each node decides again before signing' });
-      });
+    if (direct) {
       try {
         return { status: 200, body: await this.#sign(id, key, auth, true) };
       } catch (e) {

@@ -22,8 +22,8 @@ const HELP: Record<string, string> = {
 Usage: custos <command> [options]
 
 Commands:
-  init          provision a local cluster: node data dirs, SoftHSM2 tokens, genesis;
-                DEMO credentials by default, or production admins with --admins FILE
+  init          provision a local cluster: node data dirs, SoftHSM2 tokens, genesis; production
+                admins with --admins FILE (default deny), or --demo for demo credentials
   start         run the local cluster (3 nodes + coordinator on 127.0.0.1); inits a demo first if needed
   node          run one signer node from its data directory
   coordinator   run the coordinator (REST API) from its data directory
@@ -42,7 +42,7 @@ Environment: CUSTOS_HOME (state directory, default ./.custos), CUSTOS_PORT (API 
 CUSTOS_URL (API URL for client commands, default http://127.0.0.1:$CUSTOS_PORT),
 CUSTOS_TOKEN (API token; default: the token in $CUSTOS_HOME/credentials.json of a demo cluster).
 Run "custos <command> --help" for a command's options.`,
-  init: `Usage: custos init [--home DIR] [--nodes N] [--admins FILE]
+  init: `Usage: custos init (--admins FILE | --demo) [--home DIR] [--nodes N]
 
 Provisions a local cluster under DIR (default $CUSTOS_HOME or ./.custos): for each node a data
 directory with its own SoftHSM2 token (PIN in a 0600 file), its identity and encryption keys made
@@ -53,13 +53,15 @@ inside that token, and one genesis listing every node's public keys, copied to e
                   The genesis names these admins; no credentials and no policy are written, so
                   every request is denied until T of them sign a policy and push it
                   (custos policy sign / custos policy push). API tokens: custos tokens create.
-Without --admins it makes a DEMO cluster: demo identities with their private keys, an API token and
-a starter policy, all in DIR/credentials.json. Never use a demo cluster for real funds.`,
+  --demo          a DEMO cluster instead: demo identities with their private keys, an API token
+                  and a starter policy, all in DIR/credentials.json ("custos start" makes one
+                  when DIR is empty). Never use a demo cluster for real funds.`,
   start: `Usage: custos start [--home DIR] [--port PORT]
 
 Starts the local cluster: every node of the genesis and the coordinator, on 127.0.0.1. Runs
-"custos init" (a DEMO cluster) first when DIR has no genesis. On a demo cluster it activates the
-starter policy and prints where the demo credentials are (DIR/credentials.json: demo only). Prints
+"custos init --demo" (a DEMO cluster) first when DIR has no genesis. On a demo cluster it
+activates the starter policy and prints where the demo credentials are (DIR/credentials.json:
+demo only). Prints
 the API URL and commands to try; Ctrl-C stops everything.
   --port PORT  coordinator API port (default $CUSTOS_PORT or 8700; 0 = any free port)`,
   node: `Usage: custos node --data-dir DIR [--port PORT] [--print-public-keys]
@@ -189,8 +191,10 @@ export async function runCli(argv: string[]): Promise<number> {
 }
 
 async function cmdInit(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { home: { type: 'string' }, nodes: { type: 'string' }, admins: { type: 'string' } } as const);
+  const { values } = parse(argv, { home: { type: 'string' }, nodes: { type: 'string' }, admins: { type: 'string' }, demo: { type: 'boolean' } } as const);
   if (values.help) { print(HELP.init); return 0; }
+  // Production is the default meaning of init: a demo, with every key in one file, is asked for by name.
+  if ((values.admins === undefined) === (values.demo !== true)) throw usage('give --admins FILE (production: default deny and an admin ceremony) or --demo (a quickstart cluster with demo credentials), not both');
   const nodes = values.nodes === undefined ? 3 : Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 2 || nodes > 10) throw usage('--nodes must be 2..10');
   // Checked before provisioning: a typo in the admins file must not cost a round of HSM tokens.

@@ -10,8 +10,8 @@ const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.e
 test('every command has --help that documents its options', () => {
   const cases: [string[], RegExp][] = [
     [['--help'], /init[\s\S]*start[\s\S]*node[\s\S]*coordinator[\s\S]*keys create[\s\S]*sign[\s\S]*requests[\s\S]*policy[\s\S]*tokens[\s\S]*identity new[\s\S]*status[\s\S]*CUSTOS_TOKEN/],
-    [['init', '--help'], /--nodes[\s\S]*--admins FILE[\s\S]*"threshold"[\s\S]*every request is denied[\s\S]*custos policy sign[\s\S]*custos tokens create[\s\S]*DEMO cluster[\s\S]*credentials\.json/],
-    [['start', '--help'], /--port[\s\S]*DEMO[\s\S]*credentials\.json: demo only/],
+    [['init', '--help'], /init \(--admins FILE \| --demo\)[\s\S]*--nodes[\s\S]*--admins FILE[\s\S]*"threshold"[\s\S]*every request is denied[\s\S]*custos policy sign[\s\S]*custos tokens create[\s\S]*--demo[\s\S]*DEMO cluster[\s\S]*credentials\.json/],
+    [['start', '--help'], /--port[\s\S]*DEMO[\s\S]*credentials\.json:\s+demo only/],
     [['requests', '--help'], /list \[--status S\] \[--key ID\] \[--initiator ID\] \[--limit N\][\s\S]*PENDING_APPROVAL[\s\S]*show ID[\s\S]*approve ID \[--as APPROVER\] \[--reject\] \[--expires-in SECONDS\] \[--credentials FILE\][\s\S]*default 86400[\s\S]*cancel ID \[--reason TEXT\]/],
     [['requests', 'approve', '--help'], /approver role/],
     [['policy', '--help'], /policy show[\s\S]*policy sign \[FILE\] --as ADMIN \[--credentials KEYFILE\] \[--signed IN\] \[--out OUT\] \[--genesis PATH\][\s\S]*JSON, or YAML when[\s\S]*policy push SIGNED_FILE[\s\S]*policy evaluate KEY_ID[\s\S]*--eth-tx/],

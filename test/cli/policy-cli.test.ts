@@ -261,8 +261,11 @@ test('init --admins bootstraps with the given admins only; their ceremony then s
   assert.match(JSON.parse(ok(run(home, ['tokens', 'create', '--name', 'first']), 'token')).token, /^custos_/);
 }));
 
-test('init without --admins says it is a DEMO and where the credentials are', () => withHome((home) => {
-  const r = run(home, ['init']);
+test('init --demo says it is a DEMO and where the credentials are; plain init asks which', () => withHome((home) => {
+  const plain = run(home, ['init']);
+  assert.equal(plain.status, 2);
+  assert.match(plain.stderr, /give --admins FILE \(production: default deny and an admin ceremony\) or --demo/);
+  const r = run(home, ['init', '--demo']);
   const out = JSON.parse(ok(r, 'init'));
   assert.equal(out.demo, true);
   assert.equal(out.credentials, join(home, 'credentials.json'));

@@ -54,7 +54,7 @@ export function summary(r: LoadResult) {
  * is the client's work (its own key, its own machine), not the cluster's.
  */
 export async function signedBodies(home: string, keyId: string, n: number, payload: (i: number) => { type: string; hex: string }): Promise<{ token: string; body: (i: number) => string }> {
-  const { loadCredentials } = await import('../src/cli/demo.ts');
+  const { loadCredentials } = await import('../src/cli/credentials.ts');
   const { signRequestAs } = await import('../src/policy/client-signing.ts');
   const creds = loadCredentials(home)!;
   const me = creds.identities[creds.defaultInitiator!];

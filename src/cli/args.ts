@@ -1,7 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ValidationError } from '../common/errors.ts';
+import { loadCredentials } from './credentials.ts';
 
 /** Parses a subcommand's flags; unknown flags are a clear usage error, never a stack trace. */
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -35,8 +34,8 @@ export function defaultUrl(): string {
 export function defaultToken(): string | undefined {
   if (process.env.CUSTOS_TOKEN) return process.env.CUSTOS_TOKEN;
   try {
-    const c = JSON.parse(readFileSync(join(defaultHome(), 'credentials.json'), 'utf8')) as { token?: unknown };
-    return typeof c.token === 'string' ? c.token : undefined;
+    const token = loadCredentials(defaultHome())?.token;
+    return typeof token === 'string' ? token : undefined;
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { ValidationError } from '../common/errors.ts';
 import { newIdentity, parseIdentity, ROLES, type Role } from '../policy/identity.ts';
-import type { StoredIdentity } from './demo.ts';
+import type { StoredIdentity } from './credentials.ts';
 import { parse } from './args.ts';
 import { note, print, usage } from './commands.ts';
 

@@ -10,7 +10,7 @@ import { genesisHash, parseGenesis } from '../wire/genesis.ts';
 import { verifyKeyAttestations, type KeyAttestation } from '../wire/attestation.ts';
 import { defaultHome, defaultPort, defaultToken, defaultUrl, parse } from './args.ts';
 import { ApiClient } from './api-client.ts';
-import type { StoredIdentity } from './demo.ts';
+import type { StoredIdentity } from './credentials.ts';
 
 /**
  * The `custos` command. Each subcommand has --help; errors are one clear line (code and
@@ -200,7 +200,7 @@ async function cmdInit(argv: string[]): Promise<number> {
   // Checked before provisioning: a typo in the admins file must not cost a round of HSM tokens.
   const admins = values.admins === undefined ? undefined : await readAdmins(values.admins);
   const { initLocalCluster, layout } = await import('./local-cluster.ts');
-  const { credentialsPath } = await import('./demo.ts');
+  const { credentialsPath } = await import('./credentials.ts');
   const home = values.home ?? defaultHome();
   const l = layout(home, nodes);
   note(`initialising a local ${admins ? 'production' : 'DEMO'} cluster of ${nodes} nodes in ${l.home}`);
@@ -247,7 +247,7 @@ async function cmdStart(argv: string[]): Promise<number> {
   const { values } = parse(argv, { home: { type: 'string' }, port: { type: 'string' } } as const);
   if (values.help) { print(HELP.start); return 0; }
   const { initLocalCluster, isInitialised, serviceOf, startLocalCluster, layout } = await import('./local-cluster.ts');
-  const { credentialsPath, loadCredentials } = await import('./demo.ts');
+  const { credentialsPath, loadCredentials } = await import('./credentials.ts');
   const home = values.home ?? defaultHome();
   if (!isInitialised(home)) {
     note(`no cluster in ${layout(home).home} yet; initialising a DEMO cluster`);
@@ -451,7 +451,7 @@ async function cmdSign(argv: string[]): Promise<number> {
  * initiator. Which roles count is the policy's business; the nodes check that, not this.
  */
 export async function identityFor(as: string | undefined, file: string | undefined, role?: Role): Promise<{ signer: StoredIdentity; path: string }> {
-  const { credentialsPath, loadCredentials } = await import('./demo.ts');
+  const { credentialsPath, loadCredentials } = await import('./credentials.ts');
   const path = file ?? credentialsPath(defaultHome());
   const creds = file ? readJsonFile(file, 'credentials') as { identities?: unknown; defaultInitiator?: string } : loadCredentials(defaultHome());
   if (!creds) throw new ValidationError(`no credentials at ${path}: pass --credentials FILE (with your identity's key) or run "npm start" for the demo`, { code: 'cli.no_credentials' });

@@ -1,10 +1,9 @@
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../common/errors.ts';
 import { openDatabase } from '../common/sqlite.ts';
 import { ApiTokens } from '../coordinator/api-tokens.ts';
 import { parsePolicy, type Policy } from '../policy/document.ts';
-import { newIdentity, type Identity, type IdentitySecret, type Role } from '../policy/identity.ts';
+import { newIdentity, type Identity, type Role } from '../policy/identity.ts';
+import type { Credentials, StoredIdentity } from './credentials.ts';
 import { signPolicyAs } from '../policy/client-signing.ts';
 import type { SignedPolicy } from '../policy/signed-policy.ts';
 
@@ -16,30 +15,6 @@ import type { SignedPolicy } from '../policy/signed-policy.ts';
  * ceremony (see the README).
  */
 export const DEMO_WARNING = 'DEMO CREDENTIALS for the local quickstart: every private key of every person is in this one file. Never use them for real funds; a production cluster is bootstrapped with `custos init --admins FILE` and each person keeps their own key.';
-
-export type StoredIdentity = IdentitySecret & { roles: Role[]; publicKey: string };
-export type Credentials = { demo: boolean; warning?: string; token?: string; identities: Record<string, StoredIdentity>; defaultInitiator?: string };
-
-export function credentialsPath(home: string): string {
-  return join(home, 'credentials.json');
-}
-
-export function loadCredentials(home: string): Credentials | undefined {
-  const path = credentialsPath(home);
-  if (!existsSync(path)) return undefined;
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Credentials;
-  } catch (e) {
-    throw new ConfigError(`cannot read ${path}: ${(e as Error).message.split('\n')[0]}`);
-  }
-}
-
-export function writeCredentials(home: string, c: Credentials): string {
-  const path = credentialsPath(home);
-  writeFileSync(path, JSON.stringify(c, null, 2) + '\n', { mode: 0o600 });
-  chmodSync(path, 0o600);
-  return path;
-}
 
 const DEMO_PEOPLE: [string, Role[]][] = [
   ['demo-admin-1', ['admin']],

@@ -5,7 +5,8 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../common/errors.ts';
 import { genesisHash, parseGenesis, type Genesis, type GenesisAdmin, type GenesisNode } from '../wire/genesis.ts';
-import { createToken, DEMO_WARNING, demoIdentities, loadCredentials, signedDemoPolicy, writeCredentials } from './demo.ts';
+import { createToken, DEMO_WARNING, demoIdentities, signedDemoPolicy } from './demo.ts';
+import { loadCredentials, writeCredentials } from './credentials.ts';
 import { provisionSoftHsmToken } from '../hsm/softhsm.ts';
 
 /**

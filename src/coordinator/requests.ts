@@ -6,8 +6,8 @@ import { ConflictError, CustosError, NotFoundError, UnavailableError, Validation
 import type { Logger } from '../common/logger.ts';
 import { problemOf } from '../common/problem.ts';
 import { isEcdsa, type Scheme } from '../common/schemes.ts';
-import { parseDerivationPath } from '../crypto/bip32-public.ts';
 import { attachSignature } from '../chains/ethereum/transaction.ts';
+import { decodePayload } from '../chains/payload.ts';
 import { checkInitiator, describeRequest, type KeyFacts } from '../policy/authorize.ts';
 import { groupsSatisfied, type ApprovalRequirement } from '../policy/approvals.ts';
 import { evaluate, type Decision } from '../policy/evaluate.ts';
@@ -84,16 +84,13 @@ export class RequestService {
     if (auth.request.keyId !== key.id) throw new ValidationError(`the request is for key ${auth.request.keyId}, not ${key.id}`, { code: 'request.wrong_key' });
     const policy = this.#policyOrRefuse();
     checkInitiator(policy, auth);
-    const described = describeRequest(policy, this.#facts(key), auth.request);
-    if (isEcdsa(key.scheme as Scheme)) parseDerivationPath(auth.request.derivationPath ?? 'm');
-    else if (auth.request.derivationPath !== undefined) throw new ValidationError(`derivationPath applies to ecdsa-secp256k1 keys only, not ${key.scheme}`, { code: 'derivation.unsupported' });
-    return described;
+    return { policy, described: describeRequest(policy, this.#facts(key), auth.request) };
   }
 
   async submit(key: CoordKeyRow, body: { request: unknown; signature: unknown }, idem: string | undefined): Promise<SubmitResult> {
     if (idem !== undefined && !IDEMPOTENCY_RE.test(idem)) throw new ValidationError('Idempotency-Key must be 1..255 printable ASCII characters', { code: 'request.bad_idempotency_key' });
     const auth = parseAuthorization({ request: body.request, signature: body.signature }, 'body');
-    const described = this.#frontDoor(key, auth);
+    const { policy, described } = this.#frontDoor(key, auth);
     const bodyHash = toHex(sha256(canonicalBytes({ keyId: key.id, request: auth.request, signature: auth.signature })));
     if (idem) {
       const prior = this.#d.store.requestByIdempotencyKey(idem);
@@ -103,7 +100,7 @@ export class RequestService {
     // the path: a request it expects to be allowed goes straight to signing, where every node
     // decides again; if a node wants approvals after all, the request is registered and waits.
     // Recorded with the request itself, in one commit.
-    const preview = evaluate(this.#policyOrRefuse(), described.policyRequest, { now: new Date(this.#now()), velocity: () => ({ total: 0n, count: 0 }) });
+    const preview = evaluate(policy, described.policyRequest, { now: new Date(this.#now()), velocity: () => ({ total: 0n, count: 0 }) });
     const direct = preview.decision === 'allow';
     const id = randomUUID();
     try {
@@ -202,8 +199,8 @@ export class RequestService {
 
   /** With `mayNeedApproval`, a node asking for approvals sends the request back to SUBMITTED (NeedsApproval). */
   async #sign(id: string, key: CoordKeyRow, auth: Authorization, mayNeedApproval = false): Promise<Record<string, unknown>> {
-    const policy = this.#policyOrRefuse();
-    const decoded = describeRequest(policy, this.#facts(key), auth.request).decoded;
+    // The bytes to sign, as every node will decode them from the same signed payload.
+    const decoded = decodePayload(auth.request.payload);
     const t0 = performance.now();
     try {
       let signature: string; let signers: string[]; let result: Record<string, unknown> = {};

@@ -17,7 +17,7 @@ import { parseEnvelope, type Envelope, type EnvelopeVerifier } from '../wire/env
 import type { KeyRow, NodeStore } from './store.ts';
 import type { WorkerPool } from '../common/worker-pool.ts';
 import type { NodeAudit } from './audit.ts';
-import type { NodePolicy } from './policy-gate.ts';
+import { keyFacts, type NodePolicy } from './policy-gate.ts';
 
 /**
  * A node's side of threshold ECDSA (DKLs23): presigning rounds for a batch of presignatures of one
@@ -289,7 +289,7 @@ export class EcdsaNode {
     if (p.quorum !== quorum.join(',')) throw new AuthenticationError('presign.wrong_quorum', `presignature ${input.presignId} is bound to quorum ${p.quorum}, not ${quorum.join(',')}`, 'coordinator');
     // The node decides before anything is computed: initiator, intent, rules, approvals, velocity.
     // The digest signed is the one this node decoded from the initiator-signed payload.
-    const gate = this.#d.policy.authorize({ id: row.id, scheme: row.scheme, threshold: row.threshold, parties }, input.authorization);
+    const gate = this.#d.policy.authorize(keyFacts(row), input.authorization);
     const req = gate.authorized;
     const digest = req.decoded.signBytes;
     if (digest.length !== 32) throw new ValidationError('an ecdsa-secp256k1 key signs 32-byte digests', { code: 'sign.bad_payload' });

@@ -4,7 +4,7 @@ import { CustosError, ValidationError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Policy } from '../policy/document.ts';
 import { addressKey, evaluate, type Decision } from '../policy/evaluate.ts';
-import { authorize, checkInitiator, describeRequest, type Authorized, type KeyFacts } from '../policy/authorize.ts';
+import { authorize, checkInitiator, describeRequest, type Authorized, type Described, type KeyFacts } from '../policy/authorize.ts';
 import { PolicyRefusal } from '../policy/refusal.ts';
 import { parseAuthorization, parseSignRequest } from '../policy/sign-request.ts';
 import { parseSignedPolicy, policyDigest, verifyPolicyQuorum, type AdminSet, type SignedPolicy } from '../policy/signed-policy.ts';
@@ -43,10 +43,6 @@ export class NodePolicy {
     this.#keys = o.keys;
     const row = this.#policies.active();
     if (row) this.#active = { signed: JSON.parse(row.signed), effective: JSON.parse(row.effective), digest: row.digest };
-  }
-
-  now(): Date {
-    return this.#now();
   }
 
   /** The active version as admins signed it, with this node's effective cooldown times. */
@@ -128,6 +124,11 @@ export class NodePolicy {
       this.#policies.velocity(per, per === 'key' ? key.id : a.policyRequest.initiator, a.policyRequest.asset, now.getTime() - windowSeconds * 1000, a.digest);
   }
 
+  /** This node's evaluation of a described request: its counters, its share of each limit. */
+  #evaluate(policy: Policy, key: KeyFacts, d: Described, now: Date): Decision {
+    return evaluate(policy, d.policyRequest, { now, velocity: this.#velocity(key, d, now), velocityShare: shareOf(key) });
+  }
+
   /**
    * A request's first sight (submission): checks the initiator, records the time this node's
    * timelock and expiry run from, and answers this node's decision. Nothing is signed here.
@@ -145,7 +146,7 @@ export class NodePolicy {
         if (s.isNew) this.#audit.append('request.received', { request: d.digest, key: key.id, initiator: auth.request.initiator, txType: d.policyRequest.txType, asset: d.policyRequest.asset, amount: d.policyRequest.amount, to: d.policyRequest.to ?? null });
         return s;
       });
-      const decision = evaluate(policy, d.policyRequest, { now, velocity: this.#velocity(key, d, now) });
+      const decision = this.#evaluate(policy, key, d, now);
       // The anchor lets the coordinator keep this node's newest (sequence, head): the entry just
       // written cannot be cut from the log later without `custos audit verify` noticing.
       return { request: d.digest, firstSeen: new Date(seen.firstSeen).toISOString(), policyVersion: policy.version, decision, audit: this.#audit.headAnchor() };
@@ -162,7 +163,7 @@ export class NodePolicy {
     if (o?.signature !== undefined) checkInitiator(policy, { request, signature: String(o.signature) });
     const d = describeRequest(policy, key, request);
     const now = this.#now();
-    return { policyVersion: policy.version, decision: evaluate(policy, d.policyRequest, { now, velocity: this.#velocity(key, d, now), velocityShare: shareOf(key) }), request: d.digest };
+    return { policyVersion: policy.version, decision: this.#evaluate(policy, key, d, now), request: d.digest };
   }
 
   /**
@@ -203,6 +204,11 @@ export class NodePolicy {
       return this.refuse(e, { kind: 'request', key: key.id, request }, see);
     }
   }
+}
+
+/** What the policy needs to know of a key (from the node's key row). */
+export function keyFacts(k: { id: string; scheme: string; threshold: number; parties: string }): KeyFacts {
+  return { id: k.id, scheme: k.scheme, threshold: k.threshold, parties: JSON.parse(k.parties) as string[] };
 }
 
 /**

@@ -18,7 +18,7 @@ import { commitmentIsValid } from '../protocols/frost/index.ts';
 import type { DkgSessionRow, NodeStore } from './store.ts';
 import { EcdsaNode, type EcdsaFaults } from './ecdsa.ts';
 import { NodeAudit } from './audit.ts';
-import { NodePolicy } from './policy-gate.ts';
+import { keyFacts, NodePolicy } from './policy-gate.ts';
 import { parseIdentity } from '../policy/identity.ts';
 import type { KeyFacts } from '../policy/authorize.ts';
 import type { WorkerPool } from '../common/worker-pool.ts';
@@ -502,9 +502,4 @@ export class NodeService {
     return this.#store.listKeys().map((k) => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: JSON.parse(k.parties), state: k.state, readyNonces: this.#store.countReadyNonces(k.id), readyPresignatures: this.#store.countReadyPresignatures(k.id) }));
   }
 
-}
-
-/** What the policy needs to know of a key. */
-export function keyFacts(k: { id: string; scheme: string; threshold: number; parties: string }): KeyFacts {
-  return { id: k.id, scheme: k.scheme, threshold: k.threshold, parties: JSON.parse(k.parties) as string[] };
 }

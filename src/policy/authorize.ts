@@ -10,11 +10,11 @@ import { PolicyRefusal } from './refusal.ts';
 import { signRequestDigest, type Authorization, type SignRequest } from './sign-request.ts';
 
 /**
- * The whole decision a signer node makes before any share computation (issue 4, item 4), as one
- * pure function of the policy, the request and the node's own clock, first sight and counters:
- * the initiator's signature and role, the payload decoded by the node and matched against the
- * intent, the first matching rule, and for a rule that needs approvals, the approvals and the
- * timelock. The dry run (`POST /v1/policy/evaluate`) is `describeRequest` + `evaluate` with the
+ * The whole decision a signer node makes before any share computation (issue 4, item 4), as pure
+ * functions of the policy, the request and the node's own clock, first sight and counters:
+ * `checkInitiator` (the initiator's signature and role), then `authorize`: the payload decoded by
+ * the node and matched against the intent, the first matching rule, and for a rule that needs
+ * approvals, the approvals and the timelock. The dry run (`POST /v1/policy/evaluate`) is `describeRequest` + `evaluate` with the
  * same inputs, so it cannot disagree with a real decision.
  */
 export type KeyFacts = { id: string; scheme: string; threshold: number; parties: string[] };
@@ -89,8 +89,8 @@ export type AuthorizeInput = {
   velocityShare?: { threshold: number; parties: number };
 };
 
+/** The decision for a request whose initiator `checkInitiator` has already verified. */
 export function authorize(i: AuthorizeInput): Authorized {
-  checkInitiator(i.policy, i.auth);
   const described = describeRequest(i.policy, i.key, i.auth.request);
   const decision = evaluate(i.policy, described.policyRequest, { now: i.now, velocity: i.velocity(described), velocityShare: i.velocityShare });
   if (decision.rule !== null && !i.velocitySound.ok && i.policy.rules.find((r) => r.id === decision.rule)?.match.velocity) {

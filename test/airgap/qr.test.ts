@@ -3,42 +3,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { PNG } from 'pngjs';
 import { urPartsFor, type UrProgress } from '../../src/airgap/ur.ts';
 import { qrHtmlPage, renderQrPngs, writeQrFrames } from '../../src/airgap/qr-frames.ts';
 import { collectFromPngs, readQrPng } from '../../src/airgap/qr-read.ts';
+import { seeded, shuffled } from '../support/seeded.ts';
 
 /**
  * Animated QR: parts drawn as PNG by one QR library (qr), read back from the pixels by another
  * (jsQR), with frames lost and repeated. Each frame costs some 10 ms to draw and 15-25 ms to
  * read, so the 60 KB case (386 frames) takes several seconds; the detailed checks use 3 KB.
  */
-
-function seeded(seed: string) {
-  let counter = 0;
-  const block = () => sha256(new TextEncoder().encode(`${seed}/${counter++}`));
-  return {
-    bytes(n: number): Uint8Array {
-      const out = new Uint8Array(n);
-      for (let o = 0; o < n; o += 32) out.set(block().subarray(0, Math.min(32, n - o)), o);
-      return out;
-    },
-    float(): number {
-      const b = block();
-      return (b[0] * 2 ** 24 + b[1] * 2 ** 16 + b[2] * 2 ** 8 + b[3]) / 2 ** 32;
-    },
-  };
-}
-
-function shuffled<T>(items: T[], rnd: () => number): T[] {
-  const a = items.slice();
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
 
 const code = (c: string) => (e: any) => e.code === c;
 const bundle = seeded('qr-bundle').bytes(3000);

@@ -14,7 +14,7 @@ import { NodeService, type NodeFaults } from '../../src/node/service.ts';
 import { buildNodeServer } from '../../src/node/server.ts';
 import { loadCoordinatorConfig, startCoordinator } from '../../src/coordinator/main.ts';
 import type { Envelope } from '../../src/wire/envelope.ts';
-import { loadCredentials, type Credentials } from '../../src/cli/demo.ts';
+import { loadCredentials, type Credentials } from '../../src/cli/credentials.ts';
 import { signRequestAs } from '../../src/policy/client-signing.ts';
 import type { Approval, Authorization } from '../../src/policy/sign-request.ts';
 

@@ -37,6 +37,8 @@ Commands:
   identity new  make an identity key pair: secret to a 0600 file, public identity on stdout
   audit         verify a node's audit log (audit verify)
   status        show node reachability and pool levels
+  offline       the air-gapped node: init, import a bundle, export the answer, status, audit
+  airgap        the online side of the air gap: export / import bundles, status, simulate
 
 Environment: CUSTOS_HOME (state directory, default ./.custos), CUSTOS_PORT (API port, default 8700),
 CUSTOS_URL (API URL for client commands, default http://127.0.0.1:$CUSTOS_PORT),
@@ -76,7 +78,10 @@ Runs the coordinator from DIR/coordinator.json (listen address, genesis path, no
 settings). Prints {"listening": URL} on stdout once it serves. OpenAPI at /openapi.json.`,
   keys: `Usage: custos keys create|list|show ...
 
-  custos keys create --scheme frost-ed25519|frost-secp256k1|bip340|ecdsa-secp256k1 --threshold T [--parties a,b,c]
+  custos keys create --scheme frost-ed25519|frost-secp256k1|bip340|ecdsa-secp256k1 --threshold T [--parties a,b,c] [--cold]
+      --cold: every signing quorum must include the offline node(s) among the parties (attested
+      and enforced by every node); key generation then runs across the air gap (custos airgap)
+  custos keys stage ID --count N [--quorum a,b]   presignatures / nonces with the offline node
   custos keys list
   custos keys show ID [--verify] [--genesis PATH]
   custos keys xpub ID [--path m/44/60/0/0/7]   (ecdsa-secp256k1: BIP32 xpub, derived key)
@@ -178,6 +183,8 @@ export async function runCli(argv: string[]): Promise<number> {
       case 'identity': return await (await import('./cmd-identity.ts')).cmdIdentity(rest);
       case 'status': return await cmdStatus(rest);
       case 'audit': return await cmdAudit(rest);
+      case 'offline': return await (await import('./cmd-offline.ts')).cmdOffline(rest);
+      case 'airgap': return await (await import('./cmd-airgap.ts')).cmdAirgap(rest);
       default: throw usage(`unknown command ${JSON.stringify(cmd)}; run "custos --help"`);
     }
   } catch (e) {
@@ -325,7 +332,7 @@ async function cmdCoordinator(argv: string[]): Promise<number> {
 async function cmdKeys(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h') { print(HELP.keys); return sub === undefined ? 2 : 0; }
-  const opts = { url: { type: 'string' as const }, scheme: { type: 'string' as const }, threshold: { type: 'string' as const }, parties: { type: 'string' as const }, verify: { type: 'boolean' as const }, genesis: { type: 'string' as const }, path: { type: 'string' as const } };
+  const opts = { url: { type: 'string' as const }, scheme: { type: 'string' as const }, threshold: { type: 'string' as const }, parties: { type: 'string' as const }, verify: { type: 'boolean' as const }, genesis: { type: 'string' as const }, path: { type: 'string' as const }, cold: { type: 'boolean' as const }, count: { type: 'string' as const }, quorum: { type: 'string' as const } };
   const { values, positionals } = parse(rest, opts, true);
   if (values.help) { print(HELP.keys); return 0; }
   const api = new ApiClient(values.url ?? defaultUrl(), defaultToken());
@@ -334,19 +341,27 @@ async function cmdKeys(argv: string[]): Promise<number> {
       if (!values.scheme || !values.threshold) throw new ValidationError('keys create needs --scheme and --threshold', { code: 'cli.usage' });
       const body: Record<string, unknown> = { scheme: values.scheme, threshold: Number(values.threshold) };
       if (values.parties) body.parties = values.parties.split(',').map((s) => s.trim());
+      if (values.cold) body.cold = true;
       print(await api.post('/v1/keys', body));
+      return 0;
+    }
+    case 'stage': {
+      if (!positionals[0] || !values.count) throw new ValidationError('keys stage needs a key ID and --count N', { code: 'cli.usage' });
+      const body: Record<string, unknown> = { count: Number(values.count) };
+      if (values.quorum) body.quorum = values.quorum.split(',').map((s) => s.trim());
+      print(await api.post(`/v1/keys/${encodeURIComponent(positionals[0])}/stage`, body));
       return 0;
     }
     case 'list': print(await api.get('/v1/keys')); return 0;
     case 'show': {
       const id = positionals[0];
       if (!id) throw new ValidationError('keys show needs a key id', { code: 'cli.usage' });
-      const key = await api.get(`/v1/keys/${encodeURIComponent(id)}`) as { id: string; scheme: string; threshold: number; parties: string[]; publicKey: string; chainCode?: string; attestations: KeyAttestation[] };
+      const key = await api.get(`/v1/keys/${encodeURIComponent(id)}`) as { id: string; scheme: string; threshold: number; parties: string[]; publicKey: string; chainCode?: string; requiredParties?: string[]; attestations: KeyAttestation[] };
       if (values.verify) {
         const gpath = values.genesis ?? join(defaultHome(), 'genesis.json');
         const genesis = parseGenesis(JSON.parse(readFileSync(gpath, 'utf8')));
         const transcriptHash = key.attestations[0]?.transcriptHash ?? '';
-        verifyKeyAttestations(genesis, genesisHash(genesis), { keyId: key.id, scheme: key.scheme, threshold: key.threshold, parties: key.parties, publicKey: key.publicKey, transcriptHash, chainCode: key.chainCode }, key.attestations);
+        verifyKeyAttestations(genesis, genesisHash(genesis), { keyId: key.id, scheme: key.scheme, threshold: key.threshold, parties: key.parties, publicKey: key.publicKey, transcriptHash, chainCode: key.chainCode, requiredParties: key.requiredParties }, key.attestations);
         print({ ...key, verified: `all ${key.parties.length} attestations check out against ${gpath}` });
         return 0;
       }

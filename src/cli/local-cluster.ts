@@ -168,13 +168,15 @@ export function serviceOf(p: RunningProcess): Service {
 
 export type LocalCluster = { url: string; nodes: RunningProcess[]; coordinator: Service; stop: () => Promise<void> };
 
-export async function startLocalCluster(home: string, opts: { port?: number; onLog?: (line: string) => void; coordinatorArgs?: string[]; external?: { id: string; url: string }[]; pool?: { low?: number; batch?: number; intervalMs?: number }; startCoordinator?: (dir: string) => Promise<Service> } = {}): Promise<LocalCluster> {
+export async function startLocalCluster(home: string, opts: { port?: number; onLog?: (line: string) => void; coordinatorArgs?: string[]; external?: { id: string; url: string }[]; pool?: { low?: number; batch?: number; intervalMs?: number }; startCoordinator?: (dir: string) => Promise<Service>; offline?: string[] } = {}): Promise<LocalCluster> {
   const l = layout(home);
   const genesis = parseGenesis(JSON.parse(readFileSync(l.genesisPath, 'utf8')));
   const external = opts.external ?? [];
-  const nodeDirs = genesis.nodes.filter((n) => !external.some((e) => e.id === n.id)).map((n) => ({ id: n.id, dir: join(l.home, 'nodes', n.id) }));
+  // Offline nodes are not started: they are reached by bundles (custos offline / custos airgap).
+  const offline = opts.offline ?? [];
+  const nodeDirs = genesis.nodes.filter((n) => !external.some((e) => e.id === n.id) && !offline.includes(n.id)).map((n) => ({ id: n.id, dir: join(l.home, 'nodes', n.id) }));
   const nodes = await Promise.all(nodeDirs.map((n) => spawnServer(n.id, ['node', '--data-dir', n.dir], {}, opts.onLog)));
-  writeFileSync(join(l.coordinatorDir, 'coordinator.json'), JSON.stringify({ host: '127.0.0.1', port: opts.port ?? 8700, genesisPath: 'genesis.json', nodes: [...nodes.map((n) => ({ id: n.id, url: n.url })), ...external], ...(opts.pool ? { pool: opts.pool } : {}) }, null, 2) + '\n');
+  writeFileSync(join(l.coordinatorDir, 'coordinator.json'), JSON.stringify({ host: '127.0.0.1', port: opts.port ?? 8700, genesisPath: 'genesis.json', nodes: [...nodes.map((n) => ({ id: n.id, url: n.url })), ...external, ...offline.map((id) => ({ id, offline: true }))], ...(opts.pool ? { pool: opts.pool } : {}) }, null, 2) + '\n');
   let coordinator: Service;
   try {
     coordinator = opts.startCoordinator

@@ -14,6 +14,9 @@ import type { EcdsaSigning } from './ecdsa-signing.ts';
 import { deriveNonHardened, parseDerivationPath, xpubOf } from '../crypto/bip32-public.ts';
 import type { Metrics } from './metrics.ts';
 import { runDkg } from './dkg-runner.ts';
+import { randomUUID } from 'node:crypto';
+import type { Airgap } from './airgap.ts';
+import { registerAirgapRoutes } from './airgap-routes.ts';
 import { openApiDocument } from './openapi.ts';
 import * as S from './schemas.ts';
 import type { RequestService } from './requests.ts';
@@ -47,6 +50,8 @@ export type ApiDeps = {
   webhooks: { dispatcher: WebhookDispatcher; store: WebhookStore; emit: (event: string, data: Record<string, unknown>) => void };
   /** API tokens: every route but health, metrics and the OpenAPI document needs one. */
   tokens: ApiTokens;
+  /** The coordinator's offline nodes and the jobs waiting on them. */
+  airgap: Airgap;
   /** Called after a key is created (the pool keeper warms its pools). */
   onKeyCreated?: (keyId: string) => void;
 };
@@ -80,8 +85,8 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     return d.metrics.render();
   });
 
-  app.post('/v1/keys', { schema: { body: S.createKeyBody, response: { 201: S.key } } }, async (req, reply) => {
-    const b = req.body as { scheme: Scheme; threshold: number; parties?: string[] };
+  app.post('/v1/keys', { schema: { body: S.createKeyBody, response: { 201: S.key, 202: { type: 'object', additionalProperties: true } } } }, async (req, reply) => {
+    const b = req.body as { scheme: Scheme; threshold: number; parties?: string[]; cold?: boolean };
     const all = d.genesis.nodes.map((n) => n.id);
     const parties = b.parties ?? all;
     const unknown = parties.filter((p) => !all.includes(p));
@@ -90,19 +95,34 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     if (b.threshold > ordered.length) throw new ValidationError(`threshold ${b.threshold} exceeds the number of parties (${ordered.length})`, { code: 'key.bad_threshold' });
     const { min, max } = d.genesis.thresholds;
     if (b.threshold < min || b.threshold > max) throw new ValidationError(`threshold must be between ${min} and ${max} in this cluster`, { code: 'key.bad_threshold' });
-    const out = await runDkg(d.cluster, { scheme: b.scheme, threshold: b.threshold, parties: ordered }, d.onRelay);
-    // What the API will hand out must pass the same check a client runs (custos keys show --verify).
-    verifyKeyAttestations(d.genesis, genesisHash(d.genesis), { keyId: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: ordered, publicKey: out.publicKey, transcriptHash: out.attestations[0]?.transcriptHash ?? '', chainCode: (out.groupPublic as { chainCode?: string }).chainCode }, out.attestations);
-    const row = d.store.insertKey({
-      id: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: JSON.stringify(ordered), public_key: out.publicKey,
-      internal_key: out.groupPublic.internalKey ?? null, group_public: JSON.stringify(out.groupPublic), attestations: JSON.stringify(out.attestations),
-    });
-    recordAudit(d.store, d.audit, 'key.created', { key: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: ordered, publicKey: out.publicKey });
-    keysCreated({ scheme: b.scheme });
-    d.log.info('key.created', { key: out.keyId, scheme: b.scheme, threshold: b.threshold });
-    d.onKeyCreated?.(out.keyId);
-    void reply.code(201);
-    return keyView(row);
+    const offline = ordered.filter((p) => d.cluster.isOffline(p));
+    if (b.cold && offline.length === 0) throw new ValidationError('a cold key needs an offline node among its parties, and none of them is offline here', { code: 'key.no_offline_party' });
+    if (b.cold && offline.length >= b.threshold) throw new ValidationError(`a cold key of threshold ${b.threshold} can require at most ${b.threshold - 1} offline node(s) in every quorum`, { code: 'key.bad_threshold' });
+    const dkgReq = { scheme: b.scheme, threshold: b.threshold, parties: ordered, ...(b.cold ? { requiredParties: offline } : {}) };
+    const create = async (keyId?: string) => {
+      const out = await runDkg(d.cluster, dkgReq, d.onRelay, keyId);
+      // What the API will hand out must pass the same check a client runs (custos keys show --verify).
+      verifyKeyAttestations(d.genesis, genesisHash(d.genesis), { keyId: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: ordered, publicKey: out.publicKey, transcriptHash: out.attestations[0]?.transcriptHash ?? '', chainCode: (out.groupPublic as { chainCode?: string }).chainCode, requiredParties: dkgReq.requiredParties }, out.attestations);
+      const row = d.store.insertKey({
+        id: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: JSON.stringify(ordered), public_key: out.publicKey,
+        internal_key: out.groupPublic.internalKey ?? null, group_public: JSON.stringify(out.groupPublic), attestations: JSON.stringify(out.attestations),
+      });
+      recordAudit(d.store, d.audit, 'key.created', { key: out.keyId, scheme: b.scheme, threshold: b.threshold, parties: ordered, publicKey: out.publicKey, requiredParties: dkgReq.requiredParties ?? [] });
+      keysCreated({ scheme: b.scheme });
+      d.log.info('key.created', { key: out.keyId, scheme: b.scheme, threshold: b.threshold, cold: Boolean(b.cold) });
+      d.onKeyCreated?.(out.keyId);
+      return keyView(row);
+    };
+    if (offline.length === 0) {
+      void reply.code(201);
+      return create();
+    }
+    // Key generation with an offline node runs across the air gap (four round trips, each an
+    // export and an import): the call answers at once with the job to follow.
+    const keyId = randomUUID();
+    const job = d.airgap.job('dkg', { keyId, scheme: b.scheme, threshold: b.threshold, parties: ordered, offline, cold: Boolean(b.cold) }, () => d.airgap.track(offline, 'dkg', () => create(keyId)));
+    void reply.code(202);
+    return { keyId, status: 'PENDING_OFFLINE', job: job.id, offline, hint: 'carry the bundles across the air gap: custos airgap export, then custos offline import on the offline machine, then custos airgap import' };
   });
 
   app.get('/v1/keys', { schema: { querystring: S.listQuery } }, async (req) => {
@@ -159,8 +179,9 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   });
 
   registerRequestRoutes(app, d.requests);
+  registerAirgapRoutes(app, { airgap: d.airgap, store: d.store, cluster: d.cluster, ecdsa: d.ecdsa, signing: d.signing });
   registerWebhookRoutes(app, d.webhooks.dispatcher, d.webhooks.store, { knownEvents: WEBHOOK_EVENTS });
-  registerPolicyRoutes(app, { cluster: d.cluster, genesis: d.genesis, requests: d.requests, store: d.store, audit: d.audit });
+  registerPolicyRoutes(app, { cluster: d.cluster, genesis: d.genesis, requests: d.requests, store: d.store, audit: d.audit, airgap: d.airgap });
 
   return app;
 }

@@ -2,7 +2,7 @@ import { genesisHash, identityKeys, type Genesis } from '../wire/genesis.ts';
 import { EnvelopeVerifier, parseEnvelope, verifyIdentitySignature, type Envelope } from '../wire/envelope.ts';
 import { anchorBytes, type AuditAnchor } from '../wire/audit-chain.ts';
 import { verifyNonceCommitment, type SignedNonceCommitment } from '../wire/nonce-commitment.ts';
-import { NodeClient, type NodeEndpoint } from './node-client.ts';
+import { NodeClient, type NodeEndpoint, type PartyClient } from './node-client.ts';
 import { ConfigError, ProtocolAbort } from '../common/errors.ts';
 
 /** Where kept anchors are written (the coordinator's store). */
@@ -13,7 +13,9 @@ export type AnchorStore = { recordAnchor(party: string, seq: number, anchor: str
  * last-seen reachability, refreshed by a periodic probe and by every call's outcome.
  */
 export class Cluster {
-  readonly clients: Map<string, NodeClient>;
+  readonly clients: Map<string, PartyClient>;
+  /** Offline nodes: reached only through air-gap bundles (attachOffline), never probed. */
+  readonly offline: Set<string>;
   readonly #up = new Map<string, boolean>();
   /** Verifies envelopes received straight from a node: a bad one is that node's fault. */
   readonly verifier: EnvelopeVerifier;
@@ -26,22 +28,40 @@ export class Cluster {
 
   constructor(genesis: Genesis, endpoints: NodeEndpoint[], timeoutMs?: number) {
     this.clients = new Map();
+    this.offline = new Set();
     this.#identityKeys = identityKeys(genesis);
     this.verifier = new EnvelopeVerifier(genesisHash(genesis), this.#identityKeys);
     for (const n of genesis.nodes) {
       const ep = endpoints.find((e) => e.id === n.id);
       if (!ep) throw new ConfigError(`no URL configured for genesis node ${n.id}`);
-      this.clients.set(n.id, new NodeClient(ep, timeoutMs));
+      if (ep.offline) {
+        if (ep.url !== undefined) throw new ConfigError(`node ${n.id} is configured offline and with a URL: an offline node has no network`);
+        this.offline.add(n.id);
+      } else {
+        if (typeof ep.url !== 'string') throw new ConfigError(`node ${n.id} needs a URL (or "offline": true)`);
+        this.clients.set(n.id, new NodeClient({ id: n.id, url: ep.url }, timeoutMs));
+      }
       this.#up.set(n.id, true);
     }
     for (const e of endpoints) if (!genesis.nodes.some((n) => n.id === e.id)) throw new ConfigError(`node ${e.id} is configured but not in the genesis`);
   }
 
-  client(id: string): NodeClient {
+  client(id: string): PartyClient {
     const c = this.clients.get(id);
-    if (!c) throw new ConfigError(`unknown node ${id}`);
+    if (!c) throw new ConfigError(this.offline.has(id) ? `offline node ${id} has no air-gap link` : `unknown node ${id}`);
     return c;
   }
+
+  /** Routes calls to an offline node through its air-gap link (airgap-link.ts). */
+  attachOffline(id: string, client: PartyClient): void {
+    if (!this.offline.has(id)) throw new ConfigError(`node ${id} is not configured offline`);
+    this.clients.set(id, client);
+  }
+
+  isOffline(id: string): boolean { return this.offline.has(id); }
+
+  /** Online nodes of the genesis (those the coordinator reaches over the network). */
+  onlineIds(): string[] { return [...this.clients.keys()].filter((id) => !this.offline.has(id)); }
 
   /** Checks an envelope that node `from` just answered with. */
   checkAnswer(env: unknown, from: string, expect: { session: string; round: string; to: string }): Envelope {
@@ -106,7 +126,7 @@ export class Cluster {
   markDown(id: string): void { this.#up.set(id, false); }
 
   async probe(): Promise<Record<string, boolean>> {
-    await Promise.all([...this.clients.values()].map(async (c) => {
+    await Promise.all([...this.clients.values()].filter((c) => !this.offline.has(c.id)).map(async (c) => {
       try { await c.get('/v1/info', 2000); this.#up.set(c.id, true); } catch { this.#up.set(c.id, false); }
     }));
     return Object.fromEntries([...this.clients.keys()].map((id) => [id, this.isUp(id)]));

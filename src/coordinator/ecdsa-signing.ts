@@ -10,7 +10,7 @@ import { dkgSessionId } from '../wire/dkg-session.ts';
 import type { Envelope } from '../wire/envelope.ts';
 import type { Cluster } from './cluster.ts';
 import type { GroupPublic } from './dkg-runner.ts';
-import { withQuorumRetries, type QuorumRetryDeps } from './quorum-retry.ts';
+import { requiredPartiesOf, withQuorumRetries, type QuorumRetryDeps } from './quorum-retry.ts';
 import { settleAll } from './settle.ts';
 import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 
@@ -111,6 +111,10 @@ export class EcdsaSigning {
     let presig = this.#store.takePresignature(key.id, qname);
     const presigned = presig !== undefined;
     this.#onPool(presigned, qname);
+    if (!presig && quorum.some((p) => this.#cluster.isOffline(p))) {
+      // Presigning on demand would take three crossings of the air gap for one signature.
+      throw new CustosError('airgap.not_staged', `no staged presignature left for quorum ${qname} of key ${key.id}, which includes an offline node: stage a batch first (POST /v1/keys/${key.id}/stage)`, { status: 409 });
+    }
     if (!presig) {
       // Alone, a call presigns just its own (the shortest uncached latency); with other calls in
       // flight it presigns a few, which costs little more than one and refills the pool under load.
@@ -127,7 +131,7 @@ export class EcdsaSigning {
       this.#cluster.keepAnchor(this.#store, quorum[i], p.audit);
       return { from: quorum[i], partial: { u: p.u, w: p.w } };
     });
-    const keySession = dkgSessionId(key.id, { scheme: key.scheme, threshold: key.threshold, parties: JSON.parse(key.parties) });
+    const keySession = dkgSessionId(key.id, { scheme: key.scheme, threshold: key.threshold, parties: JSON.parse(key.parties), requiredParties: requiredPartiesOf(key) });
     const sid = toHex(presignSid(keySession, presig.id, quorum));
     const out = combine(sid, presig.R, publicKey, input.digest, partials);
     return { signature: toHex(out.signature), recoveryId: out.recoveryId, publicKey: toHex(publicKey), signers: quorum, presigned };

@@ -15,6 +15,7 @@ import { Metrics } from './metrics.ts';
 import { buildApi } from './api.ts';
 import type { NodeEndpoint } from './node-client.ts';
 import { RequestService } from './requests.ts';
+import { Airgap } from './airgap.ts';
 import { WebhookStore } from './webhook-store.ts';
 import { WebhookDispatcher } from './webhooks.ts';
 import { ApiTokens } from './api-tokens.ts';
@@ -69,7 +70,7 @@ export function loadCoordinatorConfig(dataDir: string, overrides: Partial<Coordi
     pkcs11: loadCoordinatorHsm(dir),
     ...overrides,
   };
-  if (!Array.isArray(c.nodes) || c.nodes.some((n) => typeof n?.id !== 'string' || typeof n?.url !== 'string')) throw new ConfigError('coordinator.json "nodes" must be a list of {id, url}');
+  if (!Array.isArray(c.nodes) || c.nodes.some((n) => typeof n?.id !== 'string' || (n.offline === true ? n.url !== undefined : typeof n?.url !== 'string'))) throw new ConfigError('coordinator.json "nodes" must be a list of {id, url} or, for an offline node, {id, "offline": true}');
   return c;
 }
 
@@ -90,6 +91,8 @@ export async function startCoordinator(cfg: CoordinatorConfig, opts: { log?: Log
   const interrupted = store.failInterrupted();
   if (interrupted > 0) log.warn('requests.interrupted', { count: interrupted });
   const cluster = new Cluster(genesis, cfg.nodes);
+  // Offline nodes are reached by bundles signed with the coordinator's identity key.
+  const airgap = new Airgap({ cluster, genesis, store, sign: ks && ((m) => ks.signIdentity(m)), log });
   const metrics = new Metrics();
   const poolHits = metrics.counter('custos_nonce_pool_total', 'Sign calls served from the nonce pool (result="hit") or needing fresh nonces (result="miss")');
   const signing = new SigningService(store, cluster, log, (hit) => poolHits({ result: hit ? 'hit' : 'miss' }));
@@ -106,9 +109,9 @@ export async function startCoordinator(cfg: CoordinatorConfig, opts: { log?: Log
   const emit = (event: string, data: Record<string, unknown>) => {
     try { webhooks.emit(event, data); } catch (e) { log.error('webhook.emit_failed', { eventName: event, error: (e as Error).message?.slice(0, 200) }); }
   };
-  const requests = new RequestService({ store, cluster, signing, ecdsa, log, emit, audit });
+  const requests = new RequestService({ store, cluster, signing, ecdsa, log, emit, audit, airgap });
   const tokens = new ApiTokens(store.db);
-  const app = buildApi({ genesis, store, cluster, signing, ecdsa, requests, metrics, log, audit, bodyLimit: cfg.bodyLimit, onRelay: opts.onRelay, webhooks: { dispatcher: webhooks, store: webhookStore, emit }, tokens,
+  const app = buildApi({ genesis, store, cluster, signing, ecdsa, requests, airgap, metrics, log, audit, bodyLimit: cfg.bodyLimit, onRelay: opts.onRelay, webhooks: { dispatcher: webhooks, store: webhookStore, emit }, tokens,
     onKeyCreated: (id) => { void keeper.tick(); emit('key.created', { keyId: id }); } });
   if (tokens.count() === 0) log.warn('auth.no_tokens', { hint: 'no API token exists: every API call except /healthz, /metrics and /openapi.json is refused; create one with "custos tokens create"' });
   await cluster.probe();

@@ -22,6 +22,22 @@ const approvalRequirement = {
   },
 } as const;
 
+const airgapBundle = {
+  type: 'object',
+  properties: {
+    party: { type: 'string' }, seq: { type: 'integer' }, kind: { type: 'string', enum: ['dkg', 'stage', 'sign', 'policy'] }, calls: { type: 'integer' },
+    size: { type: 'integer' }, sha256: hex64, bundle: { type: 'string', description: 'base64 of the CBOR bundle (wire/bundle.ts)' },
+  },
+} as const;
+const airgapJob = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, kind: { type: 'string', enum: ['dkg', 'stage', 'policy'] }, state: { type: 'string', enum: ['waiting', 'done', 'failed'] },
+    detail: { type: 'object' }, result: {}, error: { type: 'object', properties: { code: { type: 'string' }, detail: { type: 'string' } } }, createdAt: isoZ, updatedAt: isoZ,
+  },
+} as const;
+const airgapKeyJob = { type: 'object', properties: { keyId: { type: 'string' }, status: { type: 'string', enum: ['PENDING_OFFLINE'] }, job: { type: 'string' }, offline: { type: 'array', items: { type: 'string' } }, hint: { type: 'string' } } } as const;
+
 const requestView = {
   type: 'object',
   required: ['requestId', 'keyId', 'status', 'createdAt', 'updatedAt'],
@@ -175,7 +191,7 @@ export function openApiDocument() {
   };
   const json = (schema: unknown) => ({ 'application/json': { schema } });
   const ok = (description: string, schema: unknown) => ({ description, content: json(schema) });
-  const idParam = (what: string) => ({ name: 'id', in: 'path', required: true, schema: S.idParam.properties.id, description: what });
+  const idParam = (what: string, name = 'id') => ({ name, in: 'path', required: true, schema: S.idParam.properties.id, description: what });
   const query = (name: string, schema: unknown, description?: string) => ({ name, in: 'query', required: false, schema, ...(description ? { description } : {}) });
   const bearer = [{ bearerAuth: [] as string[] }];
   const open = [] as { bearerAuth: string[] }[];
@@ -223,7 +239,7 @@ export function openApiDocument() {
     },
     paths: {
       '/v1/keys': {
-        post: { summary: 'Create a threshold key by distributed key generation', security: bearer, requestBody: { required: true, content: json(S.createKeyBody) }, responses: { 201: ok('key created', ref('Key')), ...errors, 502: problemResponse('a node misbehaved; `culprit` names it'), 503: problemResponse('not enough nodes reachable') } },
+        post: { summary: 'Create a threshold key by distributed key generation', description: 'With an offline node among the parties, key generation runs across the air gap: 202 with the job to follow (GET /v1/airgap/jobs/{id}); carry the bundles with custos airgap export / custos offline import / custos airgap import.', security: bearer, requestBody: { required: true, content: json(S.createKeyBody) }, responses: { 201: ok('key created', ref('Key')), 202: ok('key generation waits on the offline node', airgapKeyJob), ...errors, 502: problemResponse('a node misbehaved; `culprit` names it'), 503: problemResponse('not enough nodes reachable') } },
         get: { summary: 'List keys', security: bearer, parameters: [query('limit', S.listQuery.properties.limit), query('after', S.listQuery.properties.after)], responses: { 200: ok('keys', { type: 'object', properties: { keys: { type: 'array', items: ref('Key') } } }), ...errors } },
       },
       '/v1/keys/{id}': {
@@ -233,7 +249,8 @@ export function openApiDocument() {
         post: {
           summary: 'Submit an initiator-signed sign request (the drop-in call)',
           description: 'Every party of the key checks the initiator\'s signature, decodes the payload, matches it against the intent and evaluates the policy on its own. '
-            + 'Allowed: signed synchronously (200). Sent to approval: 202 with the request view; approve with POST /v1/requests/{id}/approvals. Denied: 403.',
+            + 'Allowed: signed synchronously (200). Sent to approval: 202 with the request view; approve with POST /v1/requests/{id}/approvals. Denied: 403. '
+            + 'A cold key (an offline node in every quorum): 202 with status SIGNING; the request goes into the next air-gap bundle and completes when the answer is imported.',
           security: bearer,
           parameters: [
             idParam('key id'),
@@ -252,6 +269,41 @@ export function openApiDocument() {
             502: problemResponse('a node misbehaved; `culprit` names it'),
             503: problemResponse('fewer parties of the key reachable than its threshold'),
           },
+        },
+      },
+      '/v1/keys/{id}/stage': {
+        post: {
+          summary: 'Stage presignatures (DKLs23) or nonce commitments (FROST) for a quorum with an offline node',
+          description: 'Runs in the background; every session waits on the same crossings, so staging takes three round trips (DKLs23) or one (FROST) whatever the count. Quorum: default, one with the offline node.',
+          security: bearer, parameters: [idParam('key id')],
+          requestBody: { required: true, content: json({ type: 'object', required: ['count'], properties: { count: { type: 'integer', minimum: 1, maximum: 10000 }, quorum: { type: 'array', items: { type: 'string' } } } }) },
+          responses: { 202: ok('staging started', { type: 'object', properties: { job: { type: 'string' }, keyId: { type: 'string' }, quorum: { type: 'array', items: { type: 'string' } }, count: { type: 'integer' }, sessions: { type: 'integer' } } }), ...errors },
+        },
+      },
+      '/v1/airgap': {
+        get: { summary: 'Offline nodes: calls queued, answers awaited, live flows, stream sequence numbers; recent jobs', security: bearer, responses: { 200: ok('status', { type: 'object' }), ...errors } },
+      },
+      '/v1/airgap/jobs/{id}': {
+        get: { summary: 'A key generation, staging or policy job waiting on an offline node (kept while the coordinator runs)', security: bearer, parameters: [idParam('job id')], responses: { 200: ok('the job', airgapJob), ...errors } },
+      },
+      '/v1/airgap/export': {
+        post: {
+          summary: 'Seal the next bundle for an offline node',
+          description: 'Waits up to waitSeconds (default 10) until every session that needs the offline node waits on it, then seals all its queued calls into one bundle signed by the coordinator, with the online nodes\' time attestations.',
+          security: bearer,
+          requestBody: { required: false, content: json({ type: 'object', properties: { party: { type: 'string' }, waitSeconds: { type: 'integer', minimum: 0, maximum: 600 } } }) },
+          responses: { 200: ok('the bundle', airgapBundle), ...errors, 409: problemResponse('airgap.nothing_to_export: nothing waits on the offline node') },
+        },
+      },
+      '/v1/airgap/bundles/{party}/{seq}': {
+        get: { summary: 'A bundle sent earlier, to carry it again', security: bearer, parameters: [idParam('offline node id', 'party'), idParam('sequence number', 'seq')], responses: { 200: ok('the bundle', airgapBundle), ...errors } },
+      },
+      '/v1/airgap/import': {
+        post: {
+          summary: "Hand over an offline node's answer bundle; the sessions waiting on it resume",
+          security: bearer,
+          requestBody: { required: true, content: json({ type: 'object', required: ['bundle'], properties: { bundle: { type: 'string', description: 'base64' } } }) },
+          responses: { 200: ok('imported', { type: 'object', properties: { party: { type: 'string' }, seq: { type: 'integer' }, answered: { type: 'integer' }, unmatched: { type: 'integer' } } }), ...errors, 400: problemResponse('bundle.truncated, bundle.malformed, bundle.wrong_version, bundle.wrong_kind'), 401: problemResponse('bundle.bad_signature, bundle.unknown_sender, bundle.misaddressed, bundle.wrong_cluster, bundle.replayed, bundle.out_of_order') },
         },
       },
       '/v1/keys/{id}/xpub': {

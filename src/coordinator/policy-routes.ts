@@ -9,13 +9,17 @@ import type { Genesis } from '../wire/genesis.ts';
 import type { Cluster } from './cluster.ts';
 import type { RequestService } from './requests.ts';
 import type { CoordinatorStore } from './store.ts';
+import type { Airgap } from './airgap.ts';
 
 /**
  * Policy endpoints. The coordinator carries policy versions to the nodes and keeps a copy to
  * answer introspection and to refuse bad requests early; only the nodes' verdicts count.
  */
-export function registerPolicyRoutes(app: FastifyInstance, d: { cluster: Cluster; genesis: Genesis; requests: RequestService; store: CoordinatorStore; audit?: AuditLog }): void {
-  const nodes = d.genesis.nodes.map((n) => n.id);
+export function registerPolicyRoutes(app: FastifyInstance, d: { cluster: Cluster; genesis: Genesis; requests: RequestService; store: CoordinatorStore; audit?: AuditLog; airgap?: Airgap }): void {
+  // Offline nodes are not asked: a question would wait for a crossing. A new version is queued
+  // for them (it travels in the next bundle) and reported as such.
+  const nodes = d.genesis.nodes.map((n) => n.id).filter((id) => !d.cluster.isOffline(id));
+  const offline = d.genesis.nodes.map((n) => n.id).filter((id) => d.cluster.isOffline(id));
 
   /** Asks every node; unreachable ones answer `{error}` rather than failing the call. */
   const askAll = async <T>(path: string, body?: unknown) => {
@@ -48,9 +52,10 @@ export function registerPolicyRoutes(app: FastifyInstance, d: { cluster: Cluster
       throw new CustosError(e.code, e.detail, { status: e.status === 403 ? 403 : 503, culprit: e.status === 403 ? 'client' : undefined });
     }
     d.requests.requests.storePolicy(signed.policy.version, JSON.stringify(signed));
+    const queued = offline.map((node) => d.airgap!.job('policy', { node, version: signed.policy.version }, () => d.airgap!.track([node], 'policy', () => d.cluster.client(node).post('/v1/policy', req.body))));
     recordAudit(d.store, d.audit, 'policy.activated', { version: signed.policy.version, nodes: accepted.map((r) => r.node) });
     void reply.code(200);
-    return { version: signed.policy.version, nodes: Object.fromEntries(results.map((r) => [r.node, r.ok ? { activated: r.value.activated, version: r.value.version } : { error: r.error }])) };
+    return { version: signed.policy.version, nodes: Object.fromEntries([...results.map((r) => [r.node, r.ok ? { activated: r.value.activated, version: r.value.version } : { error: r.error }]), ...offline.map((node, i) => [node, { queued: true, job: queued[i].id }])]) };
   });
 
   app.post('/v1/policy/evaluate', {
@@ -60,7 +65,7 @@ export function registerPolicyRoutes(app: FastifyInstance, d: { cluster: Cluster
     if (typeof body.request.keyId !== 'string') throw new ValidationError('request.keyId must name a key', { code: 'request.invalid' });
     const key = d.store.getKey(body.request.keyId);
     if (!key) throw new NotFoundError('key', body.request.keyId);
-    const parties = JSON.parse(key.parties) as string[];
+    const parties = (JSON.parse(key.parties) as string[]).filter((p) => !d.cluster.isOffline(p));
     const answers = await Promise.allSettled(parties.map((p) => d.cluster.client(p).post<{ policyVersion: number; decision: unknown; request: string }>('/v1/policy/evaluate', body)));
     const ok = answers.flatMap((a, i) => (a.status === 'fulfilled' ? [{ node: parties[i], ...a.value }] : []));
     if (ok.length === 0) {

@@ -49,7 +49,8 @@ export class PoolKeeper {
         const qs = quorumsOf(parties, key.threshold);
         if (qs.length > MAX_POOLED_QUORUMS) continue;
         for (const q of qs) {
-          if (!q.every((p) => this.cluster.isUp(p))) continue;
+          // Quorums with an offline node are staged on purpose (POST /v1/keys/{id}/stage), in bulk.
+          if (!q.every((p) => this.cluster.isUp(p) && !this.cluster.isOffline(p))) continue;
           if ((this.#skipUntil.get(`${key.id}|${q.join(',')}`) ?? 0) > Date.now()) continue;
           if (this.store.poolLevel(key.id, q.join(',')) >= this.opts.low) continue;
           const refill = async () => {

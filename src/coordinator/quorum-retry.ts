@@ -19,7 +19,11 @@ export type QuorumRetryDeps = {
 
 export function candidateQuorums(d: QuorumRetryDeps, key: CoordKeyRow): string[][] {
   const parties = JSON.parse(key.parties) as string[];
-  const live = quorumsOf(parties.filter((p) => d.cluster.isUp(p)), key.threshold);
+  // An offline node signs only where it must (a cold key): anywhere else it would hold a
+  // signature up for a crossing of the air gap. Every node enforces the cold flag itself.
+  const required = requiredPartiesOf(key);
+  const usable = parties.filter((p) => d.cluster.isUp(p) && (!d.cluster.isOffline(p) || required.includes(p)));
+  const live = quorumsOf(usable, key.threshold).filter((q) => required.every((r) => q.includes(r)));
   const suspects = (q: string[]) => q.filter((p) => d.cluster.isSuspect(p)).length;
   return live.sort((a, b) => suspects(a) - suspects(b) || d.store.poolLevel(key.id, b.join(',')) - d.store.poolLevel(key.id, a.join(',')));
 }
@@ -82,4 +86,9 @@ export async function withQuorumRetries<T>(d: QuorumRetryDeps, key: CoordKeyRow,
     }
   }
   throw cheated ?? lastError;
+}
+
+/** A cold key's parties that every quorum must include (attested by every party at creation). */
+export function requiredPartiesOf(key: { group_public: string }): string[] {
+  return (JSON.parse(key.group_public) as { requiredParties?: string[] }).requiredParties ?? [];
 }

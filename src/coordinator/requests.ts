@@ -17,6 +17,7 @@ import { approvalDigestOf, parseApproval, parseAuthorization, type Approval, typ
 import type { SignedPolicy } from '../policy/signed-policy.ts';
 import type { Cluster } from './cluster.ts';
 import type { EcdsaSigning } from './ecdsa-signing.ts';
+import type { Airgap } from './airgap.ts';
 import type { SigningService } from './signing.ts';
 import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 import type { AuditLog } from '../wire/audit-log.ts';
@@ -37,6 +38,8 @@ export type RequestServiceDeps = {
   log: Logger;
   /** The coordinator's own audit log (none without an HSM token). */
   audit?: AuditLog;
+  /** Offline nodes: a cold key's signatures wait on an air-gap crossing. */
+  airgap?: Airgap;
   /** Posts a webhook event (request.pending_approval, request.signed, …). */
   emit: (event: string, data: Record<string, unknown>) => void;
   now?: () => number;
@@ -119,6 +122,7 @@ export class RequestService {
       if (prior) return this.#replay(prior.id, prior.body_hash, bodyHash);
       throw new ConflictError('request.conflict', 'could not record the request');
     }
+    if (direct && this.#offlineSigners(key).length) return this.#signAcrossGap(id, key, auth);
     if (direct) {
       try {
         return { status: 200, body: await this.#sign(id, key, auth, true) };
@@ -159,14 +163,35 @@ export class RequestService {
     this.requests.setDecision(id, { requirement: null, decisions: decisions.map(({ node, decision }) => ({ node, decision })), notBefore: null, expiresAt: null });
     this.requests.transition(id, ['SUBMITTED'], 'SIGNING');
     this.#record('request.decided', { request: id, decision: 'allow', rule: decisions[0].decision.rule });
+    if (this.#offlineSigners(key).length) return this.#signAcrossGap(id, key, auth);
     const out = await this.#sign(id, key, auth);
     return { status: 200, body: out };
   }
 
 
-  /** Registers the request with every reachable party of the key; each answers its own decision. */
+  /** The offline nodes a signature of `key` waits on (a cold key's). */
+  #offlineSigners(key: CoordKeyRow): string[] {
+    return this.#d.airgap?.offlineSignersOf(key) ?? [];
+  }
+
+  /**
+   * A cold key's signature waits for the offline node's answer bundle: the request stays SIGNING
+   * (202) and completes, or fails with the nodes' reasons, when the answer is imported (webhooks
+   * and GET /v1/requests/{id} tell the client). It goes into the next bundle with every other.
+   */
+  #signAcrossGap(id: string, key: CoordKeyRow, auth: Authorization): SubmitResult {
+    this.#running.add(id);
+    void this.#d.airgap!.track(this.#offlineSigners(key), 'sign', () => this.#sign(id, key, auth))
+      .catch(() => { /* recorded by #sign */ }).finally(() => this.#running.delete(id));
+    return { status: 202, body: this.view(id) };
+  }
+
+  /**
+   * Registers the request with every reachable online party of the key; each answers its own
+   * decision. Offline nodes decide when they sign (a registration would cost a crossing).
+   */
   async #register(key: CoordKeyRow, auth: Authorization): Promise<NodeDecision[]> {
-    const parties = this.#facts(key).parties;
+    const parties = this.#facts(key).parties.filter((p) => !this.#d.cluster.isOffline(p));
     const answers = await Promise.allSettled(parties.map((p) => this.#d.cluster.client(p).post<Omit<NodeDecision, 'node'>>('/v1/requests/register', { authorization: auth })));
     const out: NodeDecision[] = [];
     for (const [i, a] of answers.entries()) {
@@ -177,7 +202,8 @@ export class RequestService {
       else if (a.reason instanceof CustosError && a.reason.code === 'node.unreachable') this.#d.cluster.markDown(parties[i]);
       else throw a.reason;
     }
-    if (out.length < key.threshold) throw new UnavailableError('quorum.unavailable', `fewer than ${key.threshold} nodes of key ${key.id} are reachable to register the request`);
+    const need = Math.max(1, key.threshold - this.#offlineSigners(key).length);
+    if (out.length < need) throw new UnavailableError('quorum.unavailable', `fewer than ${need} online nodes of key ${key.id} are reachable to register the request`);
     return out;
   }
 
@@ -313,7 +339,9 @@ export class RequestService {
       if (!key || !this.requests.transition(r.id, ['APPROVED'], 'SIGNING')) continue;
       this.#running.add(r.id);
       const auth: Authorization = { request: JSON.parse(r.request), signature: r.signature, approvals: JSON.parse(r.approvals) };
-      void this.#sign(r.id, key, auth).catch(() => { /* recorded by #sign */ }).finally(() => this.#running.delete(r.id));
+      const run = () => this.#sign(r.id, key, auth);
+      const offline = this.#offlineSigners(key);
+      void (offline.length ? this.#d.airgap!.track(offline, 'sign', run) : run()).catch(() => { /* recorded by #sign */ }).finally(() => this.#running.delete(r.id));
     }
   }
 

@@ -26,6 +26,7 @@ export const attestation = {
     node: { type: 'string' }, keyId: { type: 'string' }, scheme: { type: 'string' }, threshold: { type: 'integer' },
     parties: { type: 'array', items: { type: 'string' } }, publicKey: { type: 'string' }, transcriptHash: { type: 'string' },
     chainCode: { type: 'string', description: 'ecdsa-secp256k1 only: the attested BIP32 chain code' },
+    requiredParties: { type: 'array', items: { type: 'string' }, description: 'a cold key only: the parties every quorum must include' },
     signature: { type: 'string', description: 'ECDSA P-256 by the node identity key over the canonical attestation' },
   },
 } as const;
@@ -41,6 +42,7 @@ export const key = {
     publicKey: { type: 'string', description: 'hex: 32-byte Ed25519, 33-byte compressed secp256k1 (frost-secp256k1, ecdsa-secp256k1), or 32-byte x-only BIP86 output key for bip340' },
     internalKey: { type: 'string', description: 'bip340 only: x-only internal key before the BIP86 tweak' },
     chainCode: { type: 'string', description: 'ecdsa-secp256k1 only: the jointly generated BIP32 chain code (32 bytes hex), attested by every party' },
+    requiredParties: { type: 'array', items: { type: 'string' }, description: 'a cold key only: the offline party (or parties) every signing quorum must include; attested by every party, enforced by every node' },
     attestations: { type: 'array', items: attestation },
     createdAt: { type: 'string' },
   },
@@ -54,6 +56,7 @@ export const createKeyBody = {
     scheme: { type: 'string', enum: [...SCHEMES] },
     threshold: { type: 'integer', minimum: 2, maximum: 10 },
     parties: { type: 'array', minItems: 2, maxItems: 10, uniqueItems: true, items: nodeId, description: 'node ids; default: every node of the genesis' },
+    cold: { type: 'boolean', description: 'a cold key: every signing quorum must include the offline node(s) among the parties; set at creation, attested and enforced by every node' },
   },
 } as const;
 

@@ -1,4 +1,4 @@
-import { ProtocolAbort, UnavailableError } from '../common/errors.ts';
+import { CustosError, ProtocolAbort, UnavailableError } from '../common/errors.ts';
 import { toHex } from '../common/bytes.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Envelope } from '../wire/envelope.ts';
@@ -47,16 +47,35 @@ export class SigningService {
     let commitments = this.#store.takeCommitments(key.id, qname, quorum);
     const pooled = commitments !== undefined;
     this.#onPool(pooled);
+    const offline = quorum.filter((p) => this.#cluster.isOffline(p));
+    if (!commitments && offline.length > 0) {
+      throw new CustosError('airgap.not_staged', `no staged nonce commitments left for quorum ${qname} of key ${key.id}, which includes an offline node: stage a batch first (POST /v1/keys/${key.id}/stage)`, { status: 409 });
+    }
     if (!commitments) {
       await this.refill(key, quorum, 4);
       commitments = this.#store.takeCommitments(key.id, qname, quorum);
       if (!commitments) throw new UnavailableError('pool.empty', `no nonce commitments could be made for quorum ${qname}`);
     }
     const messageHex = toHex(message);
-    const receipts = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/reserve', { sessionId, keyId: key.id, message: messageHex, commitments, authorization }))))
-      .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/receipt', to: BROADCAST }));
-    const shares = (await Promise.all(quorum.map((p) => this.#cluster.client(p).post<Envelope>('/v1/sign/share', { sessionId, receipts: receipts.filter((r) => r.from !== p), peerAnchors: this.#cluster.anchorsOf(quorum.filter((q) => q !== p)) }))))
-      .map((r, i) => this.#cluster.checkAnswer(r, quorum[i], { session: sessionId, round: 'sign/share', to: 'coordinator' }));
+    const reserve = (p: string) => this.#cluster.client(p).post<Envelope>('/v1/sign/reserve', { sessionId, keyId: key.id, message: messageHex, commitments, authorization })
+      .then((r) => this.#cluster.checkAnswer(r, p, { session: sessionId, round: 'sign/receipt', to: BROADCAST }));
+    const share = (p: string, receipts: Envelope[]) => this.#cluster.client(p).post<Envelope>('/v1/sign/share', { sessionId, receipts: receipts.filter((r) => r.from !== p), peerAnchors: this.#cluster.anchorsOf(quorum.filter((q) => q !== p)) })
+      .then((r) => this.#cluster.checkAnswer(r, p, { session: sessionId, round: 'sign/share', to: 'coordinator' }));
+    let shares: Envelope[];
+    if (offline.length === 1) {
+      // One crossing of the air gap: the online members reserve first, and the offline member
+      // gets its reserve and its share call in the same bundle (their receipts are all its share
+      // needs); its receipt comes back with its share and releases the online members' shares.
+      const online = quorum.filter((p) => p !== offline[0]);
+      const onlineReceipts = await Promise.all(online.map(reserve));
+      const [offReceipt, offShare] = await Promise.all([reserve(offline[0]), share(offline[0], onlineReceipts)]);
+      const receipts = [...onlineReceipts, offReceipt];
+      const onlineShares = await Promise.all(online.map((p) => share(p, receipts)));
+      shares = quorum.map((p) => (p === offline[0] ? offShare : onlineShares[online.indexOf(p)]));
+    } else {
+      const receipts = await Promise.all(quorum.map(reserve));
+      shares = await Promise.all(quorum.map((p) => share(p, receipts)));
+    }
     const byParty: Record<string, string> = {};
     shares.forEach((s, i) => {
       const p = s?.payload as { share?: unknown; audit?: unknown } | undefined;

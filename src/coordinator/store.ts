@@ -67,14 +67,15 @@ export type RequestRow = {
 
 export type KeyView = {
   id: string; scheme: string; threshold: number; parties: string[]; publicKey: string; internalKey?: string;
-  chainCode?: string; attestations: KeyAttestation[]; createdAt: string;
+  chainCode?: string; requiredParties?: string[]; attestations: KeyAttestation[]; createdAt: string;
 };
 
 export function keyView(r: CoordKeyRow): KeyView {
   const v: KeyView = { id: r.id, scheme: r.scheme, threshold: r.threshold, parties: JSON.parse(r.parties), publicKey: r.public_key, attestations: JSON.parse(r.attestations), createdAt: r.created_at };
   if (r.internal_key) v.internalKey = r.internal_key;
-  const chainCode = (JSON.parse(r.group_public) as { chainCode?: string }).chainCode;
-  if (chainCode) v.chainCode = chainCode;
+  const g = JSON.parse(r.group_public) as { chainCode?: string; requiredParties?: string[] };
+  if (g.chainCode) v.chainCode = g.chainCode;
+  if (g.requiredParties?.length) v.requiredParties = g.requiredParties;
   return v;
 }
 

@@ -18,6 +18,7 @@ import type { KeyRow, NodeStore } from './store.ts';
 import type { WorkerPool } from '../common/worker-pool.ts';
 import type { NodeAudit } from './audit.ts';
 import { keyFacts, type NodePolicy } from './policy-gate.ts';
+import { requireColdParties } from './cold-key.ts';
 
 /**
  * A node's side of threshold ECDSA (DKLs23): presigning rounds for a batch of presignatures of one
@@ -96,12 +97,13 @@ export class EcdsaNode {
     return JSON.parse(new TextDecoder().decode(this.#d.ks.unseal(row.sealed_setup, this.#ctx(row.id, 'dkls-setup'))));
   }
 
-  #quorum(parties: string[], threshold: number, quorum: unknown): string[] {
+  #quorum(row: KeyRow, parties: string[], threshold: number, quorum: unknown): string[] {
     if (!Array.isArray(quorum) || quorum.some((q) => typeof q !== 'string' || !parties.includes(q)) || new Set(quorum).size !== quorum.length) throw new ValidationError('quorum must list distinct parties of the key', { code: 'presign.bad_quorum' });
     const ordered = parties.filter((p) => quorum.includes(p));
     if (ordered.join(',') !== (quorum as string[]).join(',')) throw new ValidationError('quorum must be in key order', { code: 'presign.bad_quorum' });
     if (quorum.length < threshold) throw new ValidationError(`quorum needs at least ${threshold} parties`, { code: 'presign.bad_quorum' });
     if (!quorum.includes(this.#d.id)) throw new ValidationError(`quorum does not include this node (${this.#d.id})`, { code: 'presign.bad_quorum' });
+    requireColdParties(row.id, row.public, quorum as string[]);
     return quorum as string[];
   }
 
@@ -120,7 +122,7 @@ export class EcdsaNode {
   /** Round 1 for a batch: fresh presignature ids, bound to key and quorum. */
   async presignRound1(input: { sessionId: string; keyId: string; quorum: string[]; presignIds: string[] }): Promise<{ messages: Envelope[] }> {
     const { row, parties, key } = this.#presignKey(input.keyId);
-    const quorum = this.#quorum(parties, row.threshold, input.quorum);
+    const quorum = this.#quorum(row, parties, row.threshold, input.quorum);
     this.#refuseRetired(input.keyId, quorum);
     const ids = input.presignIds;
     if (!Array.isArray(ids) || ids.length < 1 || ids.length > MAX_BATCH || ids.some((i) => typeof i !== 'string' || !ID_RE.test(i)) || new Set(ids).size !== ids.length) {
@@ -283,7 +285,7 @@ export class EcdsaNode {
    */
   sign(input: { keyId: string; presignId: string; quorum: string[]; authorization: unknown; peerAnchors?: unknown }): Envelope {
     const { row, parties, pub } = this.#key(input.keyId);
-    const quorum = this.#quorum(parties, row.threshold, input.quorum);
+    const quorum = this.#quorum(row, parties, row.threshold, input.quorum);
     const p = this.#d.store.getPresignature(input.presignId);
     if (!p || p.key_id !== input.keyId) throw new ReuseError('presign.unknown', `presignature ${input.presignId} is not one of this node's presignatures for key ${input.keyId}`, 'coordinator');
     if (p.quorum !== quorum.join(',')) throw new AuthenticationError('presign.wrong_quorum', `presignature ${input.presignId} is bound to quorum ${p.quorum}, not ${quorum.join(',')}`, 'coordinator');

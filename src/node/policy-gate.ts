@@ -29,10 +29,12 @@ export class NodePolicy {
   readonly #genesisAdmins: AdminSet | undefined;
   readonly #log: Logger;
   readonly #now: () => Date;
+  readonly #expiryNow: () => Date;
+  readonly #self: string | undefined;
   readonly #keys: () => KeyFacts[];
   #active: Active | undefined;
 
-  constructor(o: { store: NodeStore; audit: NodeAudit; cluster: string; genesisAdmins?: AdminSet; log: Logger; now?: () => Date; keys: () => KeyFacts[] }) {
+  constructor(o: { store: NodeStore; audit: NodeAudit; cluster: string; genesisAdmins?: AdminSet; log: Logger; now?: () => Date; expiryNow?: () => Date; self?: string; keys: () => KeyFacts[] }) {
     this.#store = o.store;
     this.#policies = new PolicyStore(o.store.db);
     this.#audit = o.audit;
@@ -40,6 +42,8 @@ export class NodePolicy {
     this.#genesisAdmins = o.genesisAdmins;
     this.#log = o.log;
     this.#now = o.now ?? (() => new Date());
+    this.#expiryNow = o.expiryNow ?? this.#now;
+    this.#self = o.self;
     this.#keys = o.keys;
     const row = this.#policies.active();
     if (row) this.#active = { signed: JSON.parse(row.signed), effective: JSON.parse(row.effective), digest: row.digest };
@@ -108,7 +112,7 @@ export class NodePolicy {
     for (const rule of p.rules) {
       if (!rule.match.velocity) continue;
       for (const k of this.#keys().filter((k) => !rule.match.keys || rule.match.keys.includes(k.id))) {
-        const v = velocityAllowed(k.threshold, k.parties.length, false);
+        const v = velocityAllowed(k.threshold, k.parties.length, (k.required?.length ?? 0) > 0);
         if (!v.ok) throw new PolicyRefusal('policy.velocity_unsound', `rule ${rule.id} limits velocity on key ${k.id}: ${v.reason}`, { culprit: 'client', detail: { rule: rule.id, key: k.id } });
       }
     }
@@ -126,7 +130,7 @@ export class NodePolicy {
 
   /** This node's evaluation of a described request: its counters, its share of each limit. */
   #evaluate(policy: Policy, key: KeyFacts, d: Described, now: Date): Decision {
-    return evaluate(policy, d.policyRequest, { now, velocity: this.#velocity(key, d, now), velocityShare: shareOf(key) });
+    return evaluate(policy, d.policyRequest, { now, velocity: this.#velocity(key, d, now), velocityShare: shareOf(key, this.#self) });
   }
 
   /**
@@ -187,10 +191,10 @@ export class NodePolicy {
         see = () => { this.#policies.see(digest, key.id, auth.request.initiator, now.getTime()); };
       }
       const authorized = authorize({
-        policy, key, auth, now, firstSeen: new Date(known ?? now.getTime()),
+        policy, key, auth, now, expiryNow: this.#expiryNow(), firstSeen: new Date(known ?? now.getTime()),
         velocity: (d) => this.#velocity(key, d, now),
-        velocitySound: velocityAllowed(key.threshold, key.parties.length, false),
-        velocityShare: shareOf(key),
+        velocitySound: velocityAllowed(key.threshold, key.parties.length, (key.required?.length ?? 0) > 0),
+        velocityShare: shareOf(key, this.#self),
       });
       const pr = authorized.policyRequest;
       return {
@@ -207,16 +211,19 @@ export class NodePolicy {
 }
 
 /** What the policy needs to know of a key (from the node's key row). */
-export function keyFacts(k: { id: string; scheme: string; threshold: number; parties: string }): KeyFacts {
-  return { id: k.id, scheme: k.scheme, threshold: k.threshold, parties: JSON.parse(k.parties) as string[] };
+export function keyFacts(k: { id: string; scheme: string; threshold: number; parties: string; public?: string }): KeyFacts {
+  const required = k.public ? (JSON.parse(k.public) as { requiredParties?: string[] }).requiredParties : undefined;
+  return { id: k.id, scheme: k.scheme, threshold: k.threshold, parties: JSON.parse(k.parties) as string[], ...(required?.length ? { required } : {}) };
 }
 
 /**
- * This node keeps its own counters and no party is in every quorum (no cold party yet): it
- * enforces its share of each velocity limit, so that requests spread over quorums by a hostile
- * coordinator cannot add up beyond the limit (evaluate.ts).
+ * This node keeps its own counters. A party every quorum must include (a cold key's offline
+ * node) sees every request of the key and enforces each velocity limit in full; any other node
+ * enforces its share, so that requests spread over quorums by a hostile coordinator cannot add up
+ * beyond the limit (evaluate.ts).
  */
-function shareOf(key: KeyFacts): { threshold: number; parties: number } {
+function shareOf(key: KeyFacts, self: string | undefined): { threshold: number; parties: number } {
+  if (self !== undefined && key.required?.includes(self)) return { threshold: 1, parties: 1 };
   return { threshold: key.threshold, parties: key.parties.length };
 }
 

@@ -35,7 +35,7 @@ export function buildNodeServer(svc: NodeService, log: Logger, opts: { bodyLimit
   app.post('/v1/dkg/round1', {
     schema: { body: { type: 'object', additionalProperties: false, required: ['keyId', 'sessionId', 'scheme', 'threshold', 'parties'], properties: {
       keyId: id, sessionId: id, scheme: { type: 'string', enum: [...SCHEMES] }, threshold: { type: 'integer', minimum: 1, maximum: 10 },
-      parties: { type: 'array', minItems: 2, maxItems: 10, items: id },
+      parties: { type: 'array', minItems: 2, maxItems: 10, items: id }, requiredParties: { type: 'array', maxItems: 9, items: id },
     } } },
   }, async (req) => svc.dkgRound1(req.body as Parameters<NodeService['dkgRound1']>[0]));
 
@@ -85,6 +85,12 @@ export function buildNodeServer(svc: NodeService, log: Logger, opts: { bodyLimit
       keyId: id, presignId: id, quorum, authorization: { type: 'object' }, peerAnchors: { type: 'array', maxItems: 16 },
     } } },
   }, async (req) => svc.ecdsa.sign(req.body as Parameters<NodeService['ecdsa']['sign']>[0]));
+
+  // A signed statement of this node's clock for one air-gap bundle (its content digest), so the
+  // offline node, which has no trusted clock, can run timelocks and expiries (time-attestation.ts).
+  app.post('/v1/time/attest', {
+    schema: { body: { type: 'object', additionalProperties: false, required: ['bundle'], properties: { bundle: { type: 'string', pattern: '^[0-9a-f]{64}$' } } } },
+  }, async (req) => svc.attestTime((req.body as { bundle: string }).bundle));
 
   // Policy: the active version (as admins signed it), activation of a new one, a request's first
   // sight (registration, where its timelock starts on this node's clock) and the dry run.

@@ -12,11 +12,13 @@ import { EnvelopeVerifier, parseEnvelope, sealEnvelope, type Envelope } from '..
 import { genesisHash, identityKeys, type Genesis } from '../wire/genesis.ts';
 import { signAttestation, verifyKeyAttestations, type KeyAttestation } from '../wire/attestation.ts';
 import { dkgSessionId } from '../wire/dkg-session.ts';
+import { attestTime } from '../wire/time-attestation.ts';
 import { quorumName, signNonceCommitment, signingBinding, verifyNonceCommitment, type SignedNonceCommitment } from '../wire/nonce-commitment.ts';
 import { commitNonce, partialSign, publicKeyReport, type KeyPublic } from '../signer/frost-signer.ts';
 import { commitmentIsValid } from '../protocols/frost/index.ts';
 import type { DkgSessionRow, NodeStore } from './store.ts';
 import { EcdsaNode, type EcdsaFaults } from './ecdsa.ts';
+import { requireColdParties } from './cold-key.ts';
 import { NodeAudit } from './audit.ts';
 import { keyFacts, NodePolicy } from './policy-gate.ts';
 import { parseIdentity } from '../policy/identity.ts';
@@ -29,7 +31,10 @@ import type { Logger } from '../common/logger.ts';
  * envelopes are verified against the genesis, rounds are bound to sessions, replays refused, and
  * secrets are unsealed by the HSM only for the one call that needs them.
  */
-export type DkgStartInput = { keyId: string; sessionId: string; scheme: Scheme; threshold: number; parties: string[] };
+export type DkgStartInput = { keyId: string; sessionId: string; scheme: Scheme; threshold: number; parties: string[]; requiredParties?: string[] };
+/** A node's DKG parameters: the protocol's, and the cold flag it records with the key. */
+type NodeDkgParams = DkgParams & { requiredParties?: string[] };
+
 
 /**
  * TEST ONLY: ways to make this node misbehave, so adversarial tests can check that honest parties
@@ -82,7 +87,7 @@ export class NodeService {
   readonly policy: NodePolicy;
   readonly #identityHex: Record<string, string>;
 
-  constructor(opts: { id: string; genesis: Genesis; keystore: Keystore; store: NodeStore; logger: Logger; faults?: NodeFaults; workers?: WorkerPool; clock?: () => Date }) {
+  constructor(opts: { id: string; genesis: Genesis; keystore: Keystore; store: NodeStore; logger: Logger; faults?: NodeFaults; workers?: WorkerPool; clock?: () => Date; expiryClock?: () => Date }) {
     this.#faults = opts.faults ?? {};
     this.id = opts.id;
     this.#genesis = opts.genesis;
@@ -105,7 +110,7 @@ export class NodeService {
     } catch (e) {
       throw new CustosError('config.invalid', (e as Error).message, { status: 500 });
     }
-    this.policy = new NodePolicy({ store: this.#store, audit: this.audit, cluster: this.cluster, genesisAdmins, log: this.#log, now: opts.clock, keys: () => this.#store.listKeys().filter((k) => k.state === 'active').map(keyFacts) });
+    this.policy = new NodePolicy({ store: this.#store, audit: this.audit, cluster: this.cluster, genesisAdmins, log: this.#log, now: opts.clock, expiryNow: opts.expiryClock, self: opts.id, keys: () => this.#store.listKeys().filter((k) => k.state === 'active').map(keyFacts) });
     this.ecdsa = new EcdsaNode({
       audit: this.audit,
       id: this.id, cluster: this.cluster, ks: this.#ks, store: this.#store, verifier: this.#verifier, log: this.#log, faults: this.#faults.ecdsa, pool: opts.workers,
@@ -131,7 +136,7 @@ export class NodeService {
 
   // ---------------------------------------------------------------- DKG
 
-  #checkDkgParams(i: DkgStartInput): DkgParams {
+  #checkDkgParams(i: DkgStartInput): NodeDkgParams {
     if (!isScheme(i.scheme)) throw new ValidationError(`unknown scheme ${JSON.stringify(i.scheme)}`);
     const ids = this.#genesis.nodes.map((n) => n.id);
     if (!Array.isArray(i.parties) || i.parties.some((p) => !ids.includes(p))) throw new AuthenticationError('dkg.unknown_party', 'the proposed parties include a node that is not in this node\'s genesis', 'coordinator');
@@ -143,10 +148,15 @@ export class NodeService {
     if (!Number.isInteger(i.threshold) || i.threshold < min || i.threshold > Math.min(max, i.parties.length)) {
       throw new ValidationError(`threshold ${i.threshold} is outside what the genesis allows (${min}..${max}, at most the number of parties)`);
     }
-    const expected = dkgSessionId(i.keyId, { scheme: i.scheme, threshold: i.threshold, parties: i.parties });
+    const required = i.requiredParties ?? [];
+    if (!Array.isArray(required) || required.some((p) => !i.parties.includes(p)) || new Set(required).size !== required.length || required.join(',') !== i.parties.filter((p) => required.includes(p)).join(',')) {
+      throw new ValidationError('requiredParties must be distinct parties of the key, in party order', { code: 'dkg.bad_required' });
+    }
+    if (required.length >= i.threshold) throw new ValidationError(`a key of threshold ${i.threshold} can require at most ${i.threshold - 1} parties in every quorum`, { code: 'dkg.bad_required' });
+    const expected = dkgSessionId(i.keyId, { scheme: i.scheme, threshold: i.threshold, parties: i.parties, requiredParties: required });
     if (i.sessionId !== expected) throw new AuthenticationError('dkg.session_mismatch', 'the session id does not commit to the proposed parameters', 'coordinator');
     const encryptionKeys = Object.fromEntries(this.#genesis.nodes.filter((n) => i.parties.includes(n.id)).map((n) => [n.id, n.encryptionKey]));
-    return { sessionId: i.sessionId, scheme: i.scheme, threshold: i.threshold, parties: i.parties, self: this.id, encryptionKeys };
+    return { sessionId: i.sessionId, scheme: i.scheme, threshold: i.threshold, parties: i.parties, self: this.id, encryptionKeys, ...(required.length ? { requiredParties: required } : {}) };
   }
 
   dkgRound1(i: DkgStartInput): Envelope {
@@ -259,7 +269,8 @@ export class NodeService {
       wipe(secretShare);
       // The DKLs23 pairwise setup is sealed apart from the share: presigning needs it, online signing does not.
       const sealedSetup = pairs ? this.#ks.seal(new TextEncoder().encode(JSON.stringify(pairs)), this.#ctx(row.key_id, 'dkls-setup')) : undefined;
-      const attestation = signAttestation(this.cluster, this.id, { keyId: row.key_id, scheme: params.scheme, threshold: params.threshold, parties: params.parties, publicKey: report.publicKey, transcriptHash: result.transcriptHash, chainCode: result.chainCode }, this.#sign);
+      const requiredParties = (params as NodeDkgParams).requiredParties;
+      const attestation = signAttestation(this.cluster, this.id, { keyId: row.key_id, scheme: params.scheme, threshold: params.threshold, parties: params.parties, publicKey: report.publicKey, transcriptHash: result.transcriptHash, chainCode: result.chainCode, requiredParties }, this.#sign);
       // The echo that closes round two: what this node received from every other party.
       const echoes = Object.fromEntries(envelopes.map((e) => [e.from, { digest: toHex(payloadDigest(e.payload)), signature: e.sig }]));
       const payload: Round3Payload = { attestation, echoes };
@@ -269,7 +280,7 @@ export class NodeService {
       return {
         env, sealedState: null,
         persist: () => {
-          this.#store.insertKey({ id: row.key_id, scheme: params.scheme, threshold: params.threshold, parties: JSON.stringify(params.parties), public: JSON.stringify({ ...keyPublic, ...report }), sealed_share: sealedShare, attestation: JSON.stringify(attestation) });
+          this.#store.insertKey({ id: row.key_id, scheme: params.scheme, threshold: params.threshold, parties: JSON.stringify(params.parties), public: JSON.stringify({ ...keyPublic, ...report, ...(requiredParties ? { requiredParties } : {}) }), sealed_share: sealedShare, attestation: JSON.stringify(attestation) });
           if (sealedSetup) this.#store.setKeySetup(row.key_id, sealedSetup);
         },
       };
@@ -280,7 +291,7 @@ export class NodeService {
   dkgConfirm(sessionId: string, messages: unknown): { keyId: string; publicKey: string; attestations: KeyAttestation[] } {
     const s0 = this.#store.getDkg(sessionId);
     if (!s0) throw new NotFoundError('dkg_session', sessionId);
-    const params = JSON.parse(s0.params) as DkgParams;
+    const params = JSON.parse(s0.params) as NodeDkgParams;
     return this.#guardDkg(sessionId, () => {
       const { envelopes, digest } = this.#inbound(sessionId, 'dkg/3', params.parties, messages);
       const key = this.#store.getKey(s0.key_id);
@@ -317,7 +328,7 @@ export class NodeService {
       this.#store.tx(() => {
         for (const e of envelopes) this.#store.recordSeen(sessionId, e.round, e.from, toHex(payloadDigest(e.payload)));
         this.#store.activateKey(s0.key_id, JSON.stringify(all));
-        this.audit.append('key.created', { key: s0.key_id, scheme: params.scheme, threshold: params.threshold, parties: params.parties, publicKey: mine.publicKey, transcriptHash: mine.transcriptHash });
+        this.audit.append('key.created', { key: s0.key_id, scheme: params.scheme, threshold: params.threshold, parties: params.parties, publicKey: mine.publicKey, transcriptHash: mine.transcriptHash, requiredParties: (params as NodeDkgParams).requiredParties ?? [] });
         this.#store.advanceDkg(sessionId, 'dkg/3', null, digest, s0.output, 'done');
       });
       return { keyId: s0.key_id, publicKey: mine.publicKey, attestations: all };
@@ -341,6 +352,7 @@ export class NodeService {
     if (!Array.isArray(quorum) || quorum.some((q) => !parties.includes(q)) || new Set(quorum).size !== quorum.length) throw new ValidationError('quorum must be distinct parties of the key');
     if (quorum.length < row.threshold) throw new ValidationError(`quorum needs at least ${row.threshold} parties`);
     if (!quorum.includes(this.id)) throw new ValidationError(`quorum does not include this node (${this.id})`);
+    requireColdParties(keyId, row.public, quorum);
     const q = quorumName(quorum, parties).split(',');
     const share = this.#ks.unseal(row.sealed_share, this.#ctx(keyId, 'key-share'));
     const out: SignedNonceCommitment[] = [];
@@ -394,6 +406,7 @@ export class NodeService {
     const { row, parties } = this.#activeKey(input.keyId);
     fromHex(input.message, 'message');
     const list = this.#checkCommitments(input.keyId, row.scheme as Scheme, row.threshold, parties, input.commitments);
+    requireColdParties(input.keyId, row.public, list.map((c) => c.party));
     const binding = signingBinding(input.keyId, input.message, list);
     const existing = this.#store.getSign(input.sessionId);
     if (existing) {
@@ -469,6 +482,12 @@ export class NodeService {
     return env!;
   }
 
+  /** This node's clock, signed for one air-gap bundle's content digest (hex in, hex out). */
+  attestTime(bundleDigest: string) {
+    const a = attestTime({ cluster: this.cluster, node: this.id, bundle: fromHex(bundleDigest, 'bundle', 32) }, this.#sign);
+    return { node: a.node, time: a.time, bundle: toHex(a.bundle), sig: toHex(a.sig) };
+  }
+
   /** The active policy as its admins signed it (no effective cooldown times: those are this node's). */
   policyView() {
     const cur = this.policy.current();
@@ -494,8 +513,8 @@ export class NodeService {
   /** The key's public package, identical on every party (no per-node fields). */
   keyPublic(keyId: string) {
     const { pub, parties, row } = this.#activeKey(keyId);
-    const p = pub as KeyPublic & { publicKey: string; internalKey?: string };
-    return { scheme: row.scheme, threshold: row.threshold, parties, groupCommitments: p.groupCommitments, verifyingShares: p.verifyingShares, transcriptHash: p.transcriptHash, publicKey: p.publicKey, internalKey: p.internalKey, chainCode: p.chainCode };
+    const p = pub as KeyPublic & { publicKey: string; internalKey?: string; requiredParties?: string[] };
+    return { scheme: row.scheme, threshold: row.threshold, parties, groupCommitments: p.groupCommitments, verifyingShares: p.verifyingShares, transcriptHash: p.transcriptHash, publicKey: p.publicKey, internalKey: p.internalKey, chainCode: p.chainCode, requiredParties: p.requiredParties };
   }
 
   listKeys() {

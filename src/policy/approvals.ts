@@ -9,19 +9,21 @@ import { approvalDigestOf, type Approval } from './sign-request.ts';
  * of this policy over this very request digest (an approval of another request is a replay), not
  * expired; one rejection refuses the request; each approver counts once, for one group, and every
  * group must reach its threshold; and the timelock must have passed since the node first saw it.
+ * `expiryNow` decides expiries where `now` decides timelocks: an offline node has only attested
+ * time, and uses the latest attested time for expiries and the earliest for timelocks.
  */
 export type ApprovalRequirement = { groups: GroupRequirement[]; timelockSeconds: number; expirySeconds: number };
 
-export function checkApprovals(policy: Policy, need: ApprovalRequirement, requestDigest: string, approvals: readonly Approval[], firstSeen: Date, now: Date): string[] {
+export function checkApprovals(policy: Policy, need: ApprovalRequirement, requestDigest: string, approvals: readonly Approval[], firstSeen: Date, now: Date, expiryNow: Date = now): string[] {
   const expiresAt = firstSeen.getTime() + need.expirySeconds * 1000;
-  if (now.getTime() >= expiresAt) throw new PolicyRefusal('request.expired', `the request expired at ${new Date(expiresAt).toISOString()} (${need.expirySeconds}s after this node first saw it)`);
+  if (expiryNow.getTime() >= expiresAt) throw new PolicyRefusal('request.expired', `the request expired at ${new Date(expiresAt).toISOString()} (${need.expirySeconds}s after this node first saw it)`);
   const approvers = new Set<string>();
   for (const a of approvals) {
     if (a.requestDigest !== requestDigest) throw new PolicyRefusal('approval.wrong_request', `the approval by ${a.approver} is for another request (${a.requestDigest.slice(0, 16)}…): a replayed approval`, { culprit: 'coordinator', detail: { approver: a.approver } });
     const who = policy.identities.find((i) => i.id === a.approver);
     if (!who || !who.roles.includes('approver')) throw new PolicyRefusal('approval.not_approver', `${a.approver} is not an identity with the approver role in policy version ${policy.version}`, { culprit: 'coordinator', detail: { approver: a.approver } });
     if (!verifyBy(who, approvalDigestOf(a), a.signature)) throw new PolicyRefusal('approval.bad_signature', `the approval claimed to be by ${a.approver} is not signed by ${a.approver}'s key: a forged approval`, { culprit: 'coordinator', detail: { approver: a.approver } });
-    if (Date.parse(a.expiresAt) <= now.getTime()) throw new PolicyRefusal('approval.expired', `the approval by ${a.approver} expired at ${a.expiresAt}`, { detail: { approver: a.approver } });
+    if (Date.parse(a.expiresAt) <= expiryNow.getTime()) throw new PolicyRefusal('approval.expired', `the approval by ${a.approver} expired at ${a.expiresAt}`, { detail: { approver: a.approver } });
     if (a.decision === 'reject') throw new PolicyRefusal('approval.rejected', `${a.approver} rejected the request`, { detail: { approver: a.approver } });
     approvers.add(a.approver);
   }

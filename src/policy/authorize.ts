@@ -17,7 +17,8 @@ import { signRequestDigest, type Authorization, type SignRequest } from './sign-
  * approvals, the approvals and the timelock. The dry run (`POST /v1/policy/evaluate`) is `describeRequest` + `evaluate` with the
  * same inputs, so it cannot disagree with a real decision.
  */
-export type KeyFacts = { id: string; scheme: string; threshold: number; parties: string[] };
+/** `required`: parties every quorum of the key must include (a cold key's offline party), from the node's own key record. */
+export type KeyFacts = { id: string; scheme: string; threshold: number; parties: string[]; required?: string[] };
 export type Described = { digest: string; decoded: DecodedPayload; policyRequest: PolicyRequest };
 export type Authorized = Described & { decision: Decision; approvers: string[] };
 
@@ -81,6 +82,8 @@ export type AuthorizeInput = {
   /** When this node first saw the request (timelock and expiry run from here, on its own clock). */
   firstSeen: Date;
   now: Date;
+  /** The time expiries are decided on (default `now`; see checkApprovals). */
+  expiryNow?: Date;
   /** The node's counters for this request's key, initiator and asset. */
   velocity: (d: Described) => VelocityLookup;
   /** Whether velocity limits can be enforced for this key (velocity-soundness.ts). */
@@ -98,7 +101,7 @@ export function authorize(i: AuthorizeInput): Authorized {
   }
   if (decision.decision === 'deny') throw new PolicyRefusal('policy.denied', `policy version ${i.policy.version} denies the request${decision.rule ? ` (rule ${decision.rule})` : ' (no rule matched)'}`, { reasons: decision.reasons, detail: { rule: decision.rule } });
   const approvers = decision.decision === 'approve'
-    ? checkApprovals(i.policy, decision.approvals!, described.digest, i.auth.approvals, i.firstSeen, i.now)
+    ? checkApprovals(i.policy, decision.approvals!, described.digest, i.auth.approvals, i.firstSeen, i.now, i.expiryNow ?? i.now)
     : [];
   return { ...described, decision, approvers };
 }

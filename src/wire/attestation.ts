@@ -18,6 +18,11 @@ export type AttestedKey = {
   transcriptHash: string;
   /** ecdsa-secp256k1 keys: the joint BIP32 chain code, so a coordinator cannot swap the xpub either. */
   chainCode?: string;
+  /**
+   * A cold key: parties every signing quorum must include (its offline node). Set at key creation,
+   * attested by every party, enforced by every node: a coordinator cannot clear it.
+   */
+  requiredParties?: string[];
 };
 
 export type KeyAttestation = AttestedKey & { node: string; signature: string };
@@ -26,12 +31,14 @@ const DOMAIN = 'custos/key-attestation/v1';
 
 export function attestationBytes(cluster: string, k: AttestedKey): Uint8Array {
   const base = { domain: DOMAIN, cluster, keyId: k.keyId, scheme: k.scheme, threshold: k.threshold, parties: k.parties, publicKey: k.publicKey, transcriptHash: k.transcriptHash };
-  return canonicalBytes(k.chainCode === undefined ? base : { ...base, chainCode: k.chainCode });
+  const withCode = k.chainCode === undefined ? base : { ...base, chainCode: k.chainCode };
+  return canonicalBytes(k.requiredParties?.length ? { ...withCode, requiredParties: k.requiredParties } : withCode);
 }
 
 export function signAttestation(cluster: string, node: string, k: AttestedKey, sign: IdentitySigner): KeyAttestation {
   const a: AttestedKey = { keyId: k.keyId, scheme: k.scheme, threshold: k.threshold, parties: [...k.parties], publicKey: k.publicKey, transcriptHash: k.transcriptHash };
   if (k.chainCode !== undefined) a.chainCode = k.chainCode;
+  if (k.requiredParties?.length) a.requiredParties = [...k.requiredParties];
   return { ...a, node, signature: toHex(sign(attestationBytes(cluster, a))) };
 }
 
@@ -52,6 +59,7 @@ export function verifyKeyAttestations(genesis: Genesis, cluster: string, key: At
     for (const f of fields) {
       if (a[f] !== key[f]) throw new AuthenticationError('attestation.mismatch', `attestation by ${party} states ${f} ${JSON.stringify(a[f])}, the key says ${JSON.stringify(key[f])}`, 'coordinator', { field: f, node: party });
     }
+    if (JSON.stringify(a.requiredParties ?? []) !== JSON.stringify(key.requiredParties ?? [])) throw new AuthenticationError('attestation.mismatch', `attestation by ${party} states other required parties (cold flag) than the key`, 'coordinator', { field: 'requiredParties', node: party });
     if (JSON.stringify(a.parties) !== JSON.stringify(key.parties)) throw new AuthenticationError('attestation.mismatch', `attestation by ${party} names other parties`, 'coordinator', { field: 'parties', node: party });
     if (!verifyIdentitySignature(fromHex(node.identityKey), attestationBytes(cluster, a), a.signature)) {
       throw new AuthenticationError('attestation.bad_signature', `attestation claimed to be by ${party} is not signed by its genesis identity key`, 'coordinator', { node: party });

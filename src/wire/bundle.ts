@@ -55,8 +55,12 @@ export type Bundle = {
 export type BundleContent = Omit<Bundle, 'v' | 'timeAttestations' | 'sig'>;
 export type BundleDraft = BundleContent & { timeAttestations?: TimeAttestation[] };
 
-/** Larger bundles are refused before decoding: 64 MiB is far above a 1,000-transaction batch. */
-export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
+/**
+ * Larger bundles are refused before decoding. A 1,000-transaction sign batch is about 1 MB; the
+ * largest bundles are DKLs23 staging rounds, about 135 KB per presignature and pair, so 512 MiB
+ * leaves room for staging a few thousand presignatures with one offline node in one crossing.
+ */
+export const MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
 
 const SIGN_DOMAIN = 'custos/bundle/v1';
 const CONTENT_DOMAIN = utf8('custos/bundle-content/v1\0');

@@ -26,6 +26,10 @@ test('every command has --help that documents its options', () => {
     [['keys', 'create', '--help'], /--scheme/],
     [['sign', '--help'], /--hex[\s\S]*--text[\s\S]*--digest[\s\S]*--eth-tx[\s\S]*--eth-message[\s\S]*--to ADDR[\s\S]*--path PATH[\s\S]*--as ID[\s\S]*--credentials FILE[\s\S]*--idempotency-key K[\s\S]*--url URL/],
     [['status', '--help'], /healthz/],
+    [['offline', '--help'], /offline init --home DIR --id ID[\s\S]*--genesis FILE[\s\S]*offline import --home DIR \(FILE \| --qr FRAMES_DIR\) --out DIR[\s\S]*offline export[\s\S]*--seq N[\s\S]*offline status[\s\S]*audit verify[\s\S]*--transport file\|qr[\s\S]*--fragment BYTES[\s\S]*--fps N/],
+    [['airgap', '--help'], /airgap status[\s\S]*airgap export --out DIR \[--party ID\] \[--wait SECONDS\] \[--seq N\][\s\S]*airgap import \(FILE \| --qr FRAMES_DIR\)[\s\S]*airgap simulate --batch N[\s\S]*--fragment BYTES/],
+    [['airgap', 'simulate', '--help'], /--batch N[\s\S]*--transport qr\|file[\s\S]*--staging-transport[\s\S]*--baseline-sample K[\s\S]*--json[\s\S]*400-byte fragments at 5 frames\/s plus 60 s[\s\S]*3 minutes per crossing/],
+    [['keys', '--help'], /--cold[\s\S]*keys stage ID --count N/],
   ];
   for (const [args, re] of cases) {
     const r = run(args);
@@ -39,7 +43,9 @@ test('usage errors are one clear line with exit status 2, never a stack trace', 
     ['requests', 'frob'], ['requests', 'approve'], ['requests', 'show', 'a', 'b'], ['requests', 'list', '--limit', '0'], ['requests', 'list', '--reject'],
     ['policy', 'frob'], ['policy', 'sign', 'p.json'], ['policy', 'push'], ['policy', 'evaluate', 'k', '--signed', 'x'],
     ['tokens', 'create'], ['tokens', 'revoke'], ['tokens', 'list', '--name', 'x'],
-    ['identity', 'new', '--id', 'a'], ['identity', 'new', '--id', 'a', '--roles', 'admin', '--out', 'x', '--alg', 'rsa'], ['identity', 'old']]) {
+    ['identity', 'new', '--id', 'a'], ['identity', 'new', '--id', 'a', '--roles', 'admin', '--out', 'x', '--alg', 'rsa'], ['identity', 'old'],
+    ['offline', 'frob'], ['offline', 'status'], ['offline', 'init', '--home', '/nonexistent-custos'], ['airgap', 'frob'], ['airgap', 'simulate'], ['airgap', 'simulate', '--batch', '5', '--transport', 'usb'],
+    ['airgap', 'export'], ['airgap', 'export', '--out', 'x', '--transport', 'floppy'], ['airgap', 'import'], ['airgap', 'import', 'a', '--qr', 'b']]) {
     const r = run(args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^custos: .+\[cli\.usage\]\n$/);

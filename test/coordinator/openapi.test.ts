@@ -17,6 +17,7 @@ const PROTECTED: [string, string][] = [
   ['get', '/v1/policy'], ['post', '/v1/policy'], ['post', '/v1/policy/evaluate'],
   ['post', '/v1/webhooks'], ['get', '/v1/webhooks'], ['delete', '/v1/webhooks/{id}'], ['get', '/v1/webhooks/{id}/deliveries'], ['post', '/v1/webhooks/deliveries/{id}/resend'],
   ['get', '/v1/audit'], ['get', '/v1/audit/anchors'],
+  ['post', '/v1/keys/{id}/stage'], ['get', '/v1/airgap'], ['get', '/v1/airgap/jobs/{id}'], ['post', '/v1/airgap/export'], ['get', '/v1/airgap/bundles/{party}/{seq}'], ['post', '/v1/airgap/import'],
 ];
 const OPEN: [string, string][] = [['get', '/healthz'], ['get', '/metrics'], ['get', '/openapi.json']];
 

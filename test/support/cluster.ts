@@ -59,7 +59,7 @@ export type MaliciousNode = { id: string; keystore: SoftwareKeystore; service: N
  * but an in-process node with a software keystore and the given faults: the misbehaving party
  * whose honest peers must name it. Everything else is real processes.
  */
-export async function startTestCluster(opts: { nodes?: number; keepHome?: boolean; malicious?: NodeFaults | ((keystore: SoftwareKeystore) => NodeFaults); relayTap?: (round: string, envs: Envelope[]) => void } = {}): Promise<TestCluster> {
+export async function startTestCluster(opts: { nodes?: number; keepHome?: boolean; malicious?: NodeFaults | ((keystore: SoftwareKeystore) => NodeFaults); relayTap?: (round: string, envs: Envelope[]) => void; offline?: string[] } = {}): Promise<TestCluster> {
   const home = mkdtempSync(join(tmpdir(), 'custos-it-'));
   const logs: string[] = [];
   const n = opts.nodes ?? 3;
@@ -93,7 +93,7 @@ export async function startTestCluster(opts: { nodes?: number; keepHome?: boolea
     const coord = await startCoordinator(loadCoordinatorConfig(dir, { port: 0 }), { onRelay: opts.relayTap, log: jsonLogger('coordinator', (line) => logs.push(line)) });
     return { id: 'coordinator', url: coord.url, stop: coord.close, onExit: () => {} };
   } : undefined;
-  const local = await startLocalCluster(home, { port: 0, onLog: (l) => logs.push(l), external: malicious ? [{ id: malicious.id, url: malicious.url }] : [], startCoordinator: startCoord });
+  const local = await startLocalCluster(home, { port: 0, onLog: (l) => logs.push(l), external: malicious ? [{ id: malicious.id, url: malicious.url }] : [], startCoordinator: startCoord, offline: opts.offline });
   const procs = new Map(local.nodes.map((n) => [n.id, n]));
   const creds = loadCredentials(home)!;
   const rawApi = apiAt(local.url);

@@ -83,7 +83,7 @@ export async function simulate(o: { batch: number; baselineSample?: number; log?
       const watched = work.finally(() => { settled = true; });
       watched.catch(() => {});
       while (!settled) {
-        if (!(await link.whenReady(60_000))) { await new Promise((r) => setTimeout(r, 5)); continue; }
+        if (!(await link.whenReady(3_600_000))) { await new Promise((r) => setTimeout(r, 5)); continue; }
         const out = await link.exportBundle();
         if (!out) continue;
         const answer = await offline.importBundle(out.bytes);

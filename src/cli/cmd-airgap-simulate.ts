@@ -45,7 +45,11 @@ export async function cmdAirgapSimulate(argv: string[]): Promise<number> {
   const lines = [head, ...rows.map((f) => [f.label, f.transport, String(f.roundTrips), String(f.crossings), String(f.bytes), f.transport === 'qr' ? String(f.frames) : '-', f.minutes.toFixed(2), f.perTxSeconds === null ? '-' : f.perTxSeconds.toFixed(2)])];
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
   process.stdout.write(lines.map((l) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n') + '\n\n');
-  for (const f of figures) if ('reductionPercent' in f) process.stdout.write(`${f.label}: ${f.batchedSecondsPerTx.toFixed(2)} s per transaction against ${f.baselineSecondsPerTx.toFixed(2)} s, ${f.reductionPercent.toFixed(2)} % less\n`);
+  for (const f of figures) {
+    if (!('reductionPercent' in f)) continue;
+    const change = f.reductionPercent >= 0 ? `${f.reductionPercent.toFixed(2)} % less` : `${(-f.reductionPercent).toFixed(2)} % more`;
+    process.stdout.write(`${f.label}: ${f.batchedSecondsPerTx.toFixed(2)} s per transaction against ${f.baselineSecondsPerTx.toFixed(2)} s, ${change}\n`);
+  }
   process.stdout.write(`${r.verified} of ${batch} signatures verified; baseline measured on ${r.baseline.sample} transaction(s) (${r.baseline.perTx.roundTrips} round trips each)\n`);
   return 0;
 }

@@ -14,7 +14,7 @@ export const AIRGAP_HELP = `Usage: custos airgap status|export|import|simulate .
 
   custos airgap status                      what waits on each offline node, and the jobs
   custos airgap export --out DIR [--party ID] [--wait SECONDS] [--seq N] [--transport file|qr]
-        seals the next bundle for the offline node (waiting up to --wait seconds, default 10,
+        seals the next bundle for the offline node (waiting up to --wait seconds, default 60,
         until every session that needs it is waiting on it) and writes it; --seq N writes a
         bundle sent earlier again
   custos airgap import (FILE | --qr FRAMES_DIR)
@@ -28,7 +28,7 @@ export const AIRGAP_HELP = `Usage: custos airgap status|export|import|simulate .
   ${TRANSPORT_HELP}
   --qr DIR              a directory of captured QR frames (PNG, any order, some may be missing)`;
 
-type Exported = { party: string; seq: number; kind?: string; calls?: number; size: number; sha256: string; bundle: string };
+type Exported = { party: string; seq: number; kind?: string; calls?: number; busy?: number; size: number; sha256: string; bundle: string };
 
 export async function cmdAirgap(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -42,7 +42,7 @@ export async function cmdAirgap(argv: string[]): Promise<number> {
     case 'status': print(await api.get('/v1/airgap')); return 0;
     case 'export': {
       checkWriteOpts(values);
-      const wait = values.wait === undefined ? 10 : Number(values.wait);
+      const wait = values.wait === undefined ? 60 : Number(values.wait);
       if (!Number.isInteger(wait) || wait < 0 || wait > 600) throw usage('--wait must be 0..600 seconds');
       let b: Exported;
       if (values.seq !== undefined) {
@@ -53,8 +53,9 @@ export async function cmdAirgap(argv: string[]): Promise<number> {
       }
       const bytes = new Uint8Array(Buffer.from(b.bundle, 'base64'));
       const out = await writeBundleOut(bytes, `custos-coordinator-to-${b.party}-${String(b.seq).padStart(6, '0')}.bundle`, values);
+      if (b.busy) note(`${b.busy} session(s) were still busy on the online nodes after --wait ${wait}s: their calls go in the next bundle`);
       note(`bundle ${b.seq} for ${b.party}${b.kind ? ` (${b.kind}, ${b.calls} call(s))` : ''}: carry it to the offline node and run "custos offline import"`);
-      print({ party: b.party, seq: b.seq, kind: b.kind, calls: b.calls, sha256: b.sha256, ...out });
+      print({ party: b.party, seq: b.seq, kind: b.kind, calls: b.calls, busy: b.busy ?? 0, sha256: b.sha256, ...out });
       return 0;
     }
     case 'import': {

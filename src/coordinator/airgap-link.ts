@@ -39,7 +39,8 @@ export type AirgapLinkOptions = {
   log: Logger;
 };
 
-export type ExportedBundle = { party: string; seq: number; kind: BundleKind; calls: number; bytes: Uint8Array };
+/** `busy`: live flows still computing elsewhere when the bundle was sealed (their calls go in the next one). */
+export type ExportedBundle = { party: string; seq: number; kind: BundleKind; calls: number; busy: number; bytes: Uint8Array };
 
 export class AirgapLink {
   readonly party: string;
@@ -144,8 +145,9 @@ export class AirgapLink {
       }
       this.#o.tx(() => this.#o.streams.sent(this.party, seq, bytes));
       for (const w of batch) { w.seq = seq; this.#sent.set(w.call.id, w); }
-      this.#o.log.info('airgap.exported', { party: this.party, seq, kind: content.kind, calls: batch.length, bytes: bytes.length });
-      return { party: this.party, seq, kind: content.kind, calls: batch.length, bytes };
+      const busy = [...this.#flows.values()].filter((f) => f.waiting === 0).length;
+      this.#o.log.info('airgap.exported', { party: this.party, seq, kind: content.kind, calls: batch.length, bytes: bytes.length, busy });
+      return { party: this.party, seq, kind: content.kind, calls: batch.length, busy, bytes };
     } finally {
       this.#exporting = false;
     }

@@ -27,8 +27,8 @@ const IMPORT_BODY_LIMIT = Math.ceil(MAX_BUNDLE_BYTES * 4 / 3) + 1024;
 const party = { type: 'string', minLength: 1, maxLength: 200 } as const;
 
 export function registerAirgapRoutes(app: FastifyInstance, d: { airgap: Airgap; store: CoordinatorStore; cluster: Cluster; ecdsa: EcdsaSigning; signing: SigningService }): void {
-  const view = (b: { party: string; seq: number; bytes: Uint8Array; kind?: string; calls?: number }) => ({
-    party: b.party, seq: b.seq, kind: b.kind, calls: b.calls, size: b.bytes.length, sha256: toHex(sha256(b.bytes)), bundle: Buffer.from(b.bytes).toString('base64'),
+  const view = (b: { party: string; seq: number; bytes: Uint8Array; kind?: string; calls?: number; busy?: number }) => ({
+    party: b.party, seq: b.seq, kind: b.kind, calls: b.calls, busy: b.busy, size: b.bytes.length, sha256: toHex(sha256(b.bytes)), bundle: Buffer.from(b.bytes).toString('base64'),
   });
 
   app.get('/v1/airgap', async () => d.airgap.status());
@@ -38,7 +38,7 @@ export function registerAirgapRoutes(app: FastifyInstance, d: { airgap: Airgap; 
     schema: { body: { type: 'object', additionalProperties: false, properties: { party, waitSeconds: { type: 'integer', minimum: 0, maximum: 600 } } } },
   }, async (req) => {
     const b = (req.body ?? {}) as { party?: string; waitSeconds?: number };
-    return view(await d.airgap.export(b.party, (b.waitSeconds ?? 10) * 1000));
+    return view(await d.airgap.export(b.party, (b.waitSeconds ?? 60) * 1000));
   });
 
   app.get('/v1/airgap/bundles/:party/:seq', { schema: { params: { type: 'object', properties: { party, seq: { type: 'string', pattern: '^[0-9]{1,9}$' } } } } }, async (req) => {

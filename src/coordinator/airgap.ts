@@ -19,6 +19,8 @@ import type { CoordinatorStore } from './store.ts';
  */
 export type AirgapJob = { id: string; kind: 'dkg' | 'stage' | 'policy'; state: 'waiting' | 'done' | 'failed'; detail: Record<string, unknown>; result?: unknown; error?: { code: string; detail: string }; createdAt: string; updatedAt: string };
 
+const MAX_JOBS = 1000;
+
 export class Airgap {
   readonly links = new Map<string, AirgapLink>();
   readonly #jobs = new Map<string, AirgapJob>();
@@ -68,6 +70,8 @@ export class Airgap {
     const now = new Date().toISOString();
     const j: AirgapJob = { id: randomUUID(), kind, state: 'waiting', detail, createdAt: now, updatedAt: now };
     this.#jobs.set(j.id, j);
+    // Kept while the process lives, but not without bound: the oldest finished ones go first.
+    if (this.#jobs.size > MAX_JOBS) for (const [id, old] of this.#jobs) { if (this.#jobs.size <= MAX_JOBS) break; if (old.state !== 'waiting') this.#jobs.delete(id); }
     void run().then((result) => { j.state = 'done'; j.result = result; }, (e) => {
       const err = asCustosError(e);
       j.state = 'failed';

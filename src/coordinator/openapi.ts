@@ -26,6 +26,7 @@ const airgapBundle = {
   type: 'object',
   properties: {
     party: { type: 'string' }, seq: { type: 'integer' }, kind: { type: 'string', enum: ['dkg', 'stage', 'sign', 'policy'] }, calls: { type: 'integer' },
+    busy: { type: 'integer', description: 'sessions still computing on the online nodes when the bundle was sealed (their calls go in the next bundle); 0 when it is complete' },
     size: { type: 'integer' }, sha256: hex64, bundle: { type: 'string', description: 'base64 of the CBOR bundle (wire/bundle.ts)' },
   },
 } as const;
@@ -289,7 +290,7 @@ export function openApiDocument() {
       '/v1/airgap/export': {
         post: {
           summary: 'Seal the next bundle for an offline node',
-          description: 'Waits up to waitSeconds (default 10) until every session that needs the offline node waits on it, then seals all its queued calls into one bundle signed by the coordinator, with the online nodes\' time attestations.',
+          description: 'Waits up to waitSeconds (default 60) until every session that needs the offline node waits on it, then seals all its queued calls into one bundle signed by the coordinator, with the online nodes\' time attestations.',
           security: bearer,
           requestBody: { required: false, content: json({ type: 'object', properties: { party: { type: 'string' }, waitSeconds: { type: 'integer', minimum: 0, maximum: 600 } } }) },
           responses: { 200: ok('the bundle', airgapBundle), ...errors, 409: problemResponse('airgap.nothing_to_export: nothing waits on the offline node') },

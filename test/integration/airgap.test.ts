@@ -143,6 +143,7 @@ describe('air-gapped signer: 2-of-3 cold key with node-3 offline', { timeout: 20
     }
     const t = await roundTrip();
     assert.equal(t.out.calls, 100);
+    assert.equal(t.out.busy, 0, 'the bundle was sealed with every request in it');
     assert.equal(t.answer.refused, 0);
     assert.equal(t.back.answered, 100);
     const address = computeAddress('0x' + key.publicKey);

@@ -49,7 +49,7 @@ async function open(home: string): Promise<{ node: OfflineNode; close: () => Pro
   const ks = openNodeKeystore(cfg);
   const store = new NodeStore(join(cfg.dataDir, 'node.db'));
   // Logs go to stderr as on any node; they never carry secrets.
-  const node = new OfflineNode({ id: cfg.id, genesis, keystore: ks, store, logger: jsonLogger(cfg.id, (line) => process.stderr.write(line + '\n')) });
+  const node = new OfflineNode({ id: cfg.id, genesis, keystore: ks, store, logger: jsonLogger(cfg.id, (line) => process.stderr.write(line + '\n')), ...cfg.offline });
   return { node, close: async () => { await node.close(); store.close(); ks.close(); } };
 }
 

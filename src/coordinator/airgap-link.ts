@@ -25,7 +25,7 @@ import { nodeRefusal, type PartyClient } from './node-client.ts';
  * export and import abandons those sessions (the nodes keep theirs; an unused presignature is only
  * wasted); the stream's sequence numbers and every sent bundle are in the database.
  */
-type Waiting = { call: AirgapCall; flow: string | undefined; resolve: (v: unknown) => void; reject: (e: unknown) => void; seq?: number };
+type Waiting = { call: AirgapCall; flow: string | undefined; first: boolean; resolve: (v: unknown) => void; reject: (e: unknown) => void; seq?: number };
 type Flow = { kind: string; waiting: number; started: number };
 
 export type AirgapLinkOptions = {
@@ -34,7 +34,7 @@ export type AirgapLinkOptions = {
   streams: BundleStreams;
   tx: <T>(fn: () => T) => T;
   sign: IdentitySigner;
-  /** Online nodes' signed clocks for a bundle's content digest (time-attestation.ts). */
+  /** Online nodes' signed clocks for a bundle's content digest, checked (time-attestation.ts); throws when they fall short. */
   attest: (contentDigest: Uint8Array) => Promise<TimeAttestation[]>;
   log: Logger;
 };
@@ -57,12 +57,16 @@ export class AirgapLink {
     this.party = o.party;
   }
 
-  /** Calls to the offline node: queued, answered when its answer bundle is imported. */
-  client(): PartyClient {
+  /**
+   * Calls to the offline node: queued, answered when its answer bundle is imported. With `first`,
+   * calls go ahead of everything else queued (in the order made): policy versions, so that the
+   * sign calls of the same bundle are decided under them.
+   */
+  client(first = false): PartyClient {
     return {
       id: this.party,
-      get: <T>(path: string) => this.#enqueue<T>({ id: randomUUID(), method: 'GET', path }),
-      post: <T>(path: string, body: unknown) => this.#enqueue<T>({ id: randomUUID(), method: 'POST', path, body: plain(body) }),
+      get: <T>(path: string) => this.#enqueue<T>({ id: randomUUID(), method: 'GET', path }, first),
+      post: <T>(path: string, body: unknown) => this.#enqueue<T>({ id: randomUUID(), method: 'POST', path, body: plain(body) }, first),
     };
   }
 
@@ -74,20 +78,26 @@ export class AirgapLink {
       return await this.#als.run(id, fn);
     } finally {
       this.#flows.delete(id);
-      // A flow that ended (failed elsewhere, or done) takes its not-yet-exported calls with it:
-      // the offline node is not asked for work nobody waits for.
+      // A flow that ended (failed elsewhere, or done) takes its calls with it: the offline node is
+      // not asked for work nobody waits for, and nothing is left waiting for an answer.
+      const gone = new CustosError('airgap.abandoned', 'the session that made this call has ended', { status: 409 });
+      for (const w of this.#queue.filter((x) => x.flow === id)) w.reject(gone);
       this.#queue = this.#queue.filter((w) => w.flow !== id);
+      for (const [callId, w] of this.#sent) if (w.flow === id) { this.#sent.delete(callId); w.reject(gone); }
       this.#notify();
     }
   }
 
-  #enqueue<T>(call: AirgapCall): Promise<T> {
+  #enqueue<T>(call: AirgapCall, first = false): Promise<T> {
     const flow = this.#als.getStore();
     return new Promise<T>((resolve, reject) => {
       const f = flow === undefined ? undefined : this.#flows.get(flow);
       if (f) f.waiting++;
       const settle = (fn: () => void) => { if (f) f.waiting--; fn(); this.#notify(); };
-      this.#queue.push({ call, flow, resolve: (v) => settle(() => resolve(v as T)), reject: (e) => settle(() => reject(e)) });
+      const w: Waiting = { call, flow, first, resolve: (v) => settle(() => resolve(v as T)), reject: (e) => settle(() => reject(e)) };
+      const at = first ? this.#queue.findIndex((x) => !x.first) : -1;
+      if (at >= 0) this.#queue.splice(at, 0, w);
+      else this.#queue.push(w);
       this.#notify();
     });
   }
@@ -99,12 +109,11 @@ export class AirgapLink {
   }
 
   /**
-   * Whether the outgoing bundle is complete: every live flow waits on the offline node (and
-   * something is queued), or no flow is live (nothing more will come).
+   * Whether the outgoing bundle is complete: every live flow waits on the offline node (on a
+   * queued call, or on an answer still to come), or no flow is live.
    */
   #ready(): boolean {
-    if (this.#flows.size === 0) return true;
-    return this.#queue.length > 0 && [...this.#flows.values()].every((f) => f.waiting > 0);
+    return [...this.#flows.values()].every((f) => f.waiting > 0);
   }
 
   /** Waits (at most `timeoutMs`) until the outgoing bundle is complete; says whether anything is queued. */
@@ -135,15 +144,24 @@ export class AirgapLink {
         cluster: this.#o.cluster, from: 'coordinator', to: this.party, seq, kind: kindOf(batch.map((w) => w.call)),
         sessions: sessionsOf(batch.map((w) => w.call)), createdAt: new Date().toISOString(), items: batch.map((w) => packHex(w.call)),
       };
+      let timeAttestations: TimeAttestation[];
+      try {
+        timeAttestations = await this.#o.attest(bundleContentDigest(content));
+      } catch (e) {
+        // Time could not be attested (an online node down or lying): nothing is lost, the calls
+        // wait for the next export.
+        this.#queue = [...batch, ...this.#queue];
+        throw e;
+      }
       let bytes: Uint8Array;
       try {
-        const timeAttestations = await this.#o.attest(bundleContentDigest(content));
         bytes = sealBundle({ ...content, timeAttestations }, this.#o.sign);
+        this.#o.tx(() => this.#o.streams.sent(this.party, seq, bytes));
       } catch (e) {
+        // What cannot be sealed (too large, data outside the CBOR profile) will not be better later.
         for (const w of batch) w.reject(e);
         throw e;
       }
-      this.#o.tx(() => this.#o.streams.sent(this.party, seq, bytes));
       for (const w of batch) { w.seq = seq; this.#sent.set(w.call.id, w); }
       const busy = [...this.#flows.values()].filter((f) => f.waiting === 0).length;
       this.#o.log.info('airgap.exported', { party: this.party, seq, kind: content.kind, calls: batch.length, bytes: bytes.length, busy });

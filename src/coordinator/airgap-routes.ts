@@ -7,7 +7,7 @@ import { isEcdsa, type Scheme } from '../common/schemes.ts';
 import type { Airgap } from './airgap.ts';
 import type { Cluster } from './cluster.ts';
 import type { EcdsaSigning } from './ecdsa-signing.ts';
-import { candidateQuorums } from './quorum-retry.ts';
+import { candidateQuorums, requiredPartiesOf } from './quorum-retry.ts';
 import type { SigningService } from './signing.ts';
 import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 
@@ -20,6 +20,8 @@ import type { CoordinatorStore, CoordKeyRow } from './store.ts';
 const ECDSA_SESSION = 64;
 /** Nonce commitments per FROST call (the nodes' limit). */
 const FROST_CALL = 1000;
+/** Per staging request: DKLs23 staging rounds are ~54 KB per presignature and pair (MAX_BUNDLE_BYTES). */
+const MAX_STAGE_ECDSA = 2_000;
 const MAX_STAGE = 10_000;
 /** An answer for a large staging batch is up to hundreds of MB (MAX_BUNDLE_BYTES), base64 in JSON. */
 const IMPORT_BODY_LIMIT = Math.ceil(MAX_BUNDLE_BYTES * 4 / 3) + 1024;
@@ -63,20 +65,24 @@ export function registerAirgapRoutes(app: FastifyInstance, d: { airgap: Airgap; 
   app.post('/v1/keys/:id/stage', {
     schema: {
       params: { type: 'object', properties: { id: party } },
-      body: { type: 'object', additionalProperties: false, required: ['count'], properties: { count: { type: 'integer', minimum: 1, maximum: MAX_STAGE }, quorum: { type: 'array', minItems: 2, maxItems: 10, items: party } } },
+      body: { type: 'object', additionalProperties: false, required: ['count'], properties: { count: { type: 'integer', minimum: 1, maximum: MAX_STAGE }, quorum: { type: 'array', minItems: 2, maxItems: 10, uniqueItems: true, items: party } } },
     },
   }, async (req, reply) => {
     const keyId = (req.params as { id: string }).id;
     const key = d.store.getKey(keyId);
     if (!key) throw new NotFoundError('key', keyId);
     const b = req.body as { count: number; quorum?: string[] };
+    const ecdsa = isEcdsa(key.scheme as Scheme);
+    if (ecdsa && b.count > MAX_STAGE_ECDSA) throw new ValidationError(`stage at most ${MAX_STAGE_ECDSA} DKLs23 presignatures per request (each crossing must fit one bundle); make several requests`, { code: 'stage.too_many' });
+    const required = requiredPartiesOf(key);
+    if (!required.some((p) => d.cluster.isOffline(p))) throw new ValidationError(`key ${key.id} is not a cold key with an offline node: its pools are kept full in the background, and its signatures never wait on the air gap`, { code: 'stage.not_cold' });
     const quorum = b.quorum ?? pickQuorum(d, key);
     const parties = JSON.parse(key.parties) as string[];
-    if (quorum.some((p) => !parties.includes(p)) || quorum.length < key.threshold) throw new ValidationError(`quorum must be at least ${key.threshold} parties of key ${key.id}`, { code: 'stage.bad_quorum' });
     const ordered = parties.filter((p) => quorum.includes(p));
+    if (quorum.some((p) => !parties.includes(p)) || ordered.length !== quorum.length || ordered.length < key.threshold) throw new ValidationError(`quorum must be at least ${key.threshold} distinct parties of key ${key.id}`, { code: 'stage.bad_quorum' });
+    const missing = required.filter((p) => !ordered.includes(p));
+    if (missing.length) throw new ValidationError(`quorum ${ordered.join(',')} leaves out ${missing.join(', ')}, which every quorum of this cold key must include`, { code: 'stage.bad_quorum' });
     const offline = ordered.filter((p) => d.cluster.isOffline(p));
-    if (offline.length === 0) throw new ValidationError(`quorum ${ordered.join(',')} has no offline node: its pool is kept full in the background`, { code: 'stage.online_quorum' });
-    const ecdsa = isEcdsa(key.scheme as Scheme);
     const size = ecdsa ? ECDSA_SESSION : FROST_CALL;
     const chunks = Array.from({ length: Math.ceil(b.count / size) }, (_, i) => Math.min(size, b.count - i * size));
     const job = d.airgap.job('stage', { keyId, quorum: ordered, count: b.count, sessions: chunks.length }, async () => {
@@ -89,9 +95,11 @@ export function registerAirgapRoutes(app: FastifyInstance, d: { airgap: Airgap; 
   });
 }
 
-/** The quorum to stage for: the first candidate (fewest suspects, emptiest pool last) with an offline node. */
+/** The quorum to stage for: among those with the fewest suspect nodes, the one with the emptiest pool. */
 function pickQuorum(d: { store: CoordinatorStore; cluster: Cluster }, key: CoordKeyRow): string[] {
-  const qs = candidateQuorums({ store: d.store, cluster: d.cluster, log: undefined as never }, key).filter((q) => q.some((p) => d.cluster.isOffline(p)));
-  if (qs.length === 0) throw new ValidationError(`key ${key.id} has no quorum with an offline node whose online members are reachable`, { code: 'stage.no_quorum' });
-  return qs[qs.length - 1];
+  const qs = candidateQuorums({ store: d.store, cluster: d.cluster, log: undefined as never }, key);
+  if (qs.length === 0) throw new ValidationError(`key ${key.id} has no quorum whose online members are reachable`, { code: 'stage.no_quorum' });
+  const suspects = (q: string[]) => q.filter((p) => d.cluster.isSuspect(p)).length;
+  const best = qs.filter((q) => suspects(q) === suspects(qs[0]));
+  return best.reduce((a, q) => (d.store.poolLevel(key.id, q.join(',')) < d.store.poolLevel(key.id, a.join(',')) ? q : a));
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { DatabaseSync } from 'node:sqlite';
 import { fromHex, toHex } from '../common/bytes.ts';
 import { asCustosError, ConfigError, CustosError, NotFoundError, ValidationError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
@@ -6,7 +7,7 @@ import { openBundle } from '../wire/bundle.ts';
 import { BundleStreams } from '../wire/bundle-streams.ts';
 import type { IdentitySigner } from '../wire/envelope.ts';
 import { genesisHash, type Genesis } from '../wire/genesis.ts';
-import { parseTimeAttestation, type TimeAttestation } from '../wire/time-attestation.ts';
+import { parseTimeAttestation, verifyTimeAttestations, type TimeAttestation } from '../wire/time-attestation.ts';
 import { AirgapLink, badParty, type ExportedBundle } from './airgap-link.ts';
 import type { Cluster } from './cluster.ts';
 import { requiredPartiesOf } from './quorum-retry.ts';
@@ -20,6 +21,8 @@ import type { CoordinatorStore } from './store.ts';
 export type AirgapJob = { id: string; kind: 'dkg' | 'stage' | 'policy'; state: 'waiting' | 'done' | 'failed'; detail: Record<string, unknown>; result?: unknown; error?: { code: string; detail: string }; createdAt: string; updatedAt: string };
 
 const MAX_JOBS = 1000;
+/** The offline node's default limit on the spread of attested times (OfflineNode). */
+const MAX_SKEW_SECONDS = 600;
 
 export class Airgap {
   readonly links = new Map<string, AirgapLink>();
@@ -28,15 +31,20 @@ export class Airgap {
   readonly #genesis: Genesis;
   readonly #streams: BundleStreams;
   readonly #log: Logger;
+  readonly #db: DatabaseSync;
+  /** Policy versions queued or sent to each offline node and not answered yet. */
+  readonly #policyInFlight = new Map<string, Set<number>>();
 
   constructor(o: { cluster: Cluster; genesis: Genesis; store: CoordinatorStore; sign: IdentitySigner | undefined; log: Logger }) {
     this.#cluster = o.cluster;
     this.#genesis = o.genesis;
     this.#log = o.log;
     this.#streams = new BundleStreams(o.store.db);
+    this.#db = o.store.db;
+    this.#db.exec('CREATE TABLE IF NOT EXISTS airgap_policy (party TEXT PRIMARY KEY, version INTEGER NOT NULL)');
     for (const party of o.cluster.offline) {
       if (!o.sign) throw new ConfigError(`node ${party} is offline, and bundles to it must be signed by the coordinator's identity key: the coordinator needs its HSM token (hsm.json)`);
-      const link = new AirgapLink({ party, cluster: genesisHash(o.genesis), streams: this.#streams, tx: (fn) => o.store.tx(fn), sign: o.sign, attest: (d) => this.#attest(d), log: o.log });
+      const link = new AirgapLink({ party, cluster: genesisHash(o.genesis), streams: this.#streams, tx: (fn) => o.store.tx(fn), sign: o.sign, attest: (d) => this.#attest(d, party), log: o.log });
       this.links.set(party, link);
       o.cluster.attachOffline(party, link.client());
     }
@@ -91,10 +99,49 @@ export class Airgap {
     return { parties: [...this.links.values()].map((l) => l.status()), jobs: [...this.#jobs.values()].slice(-50) };
   }
 
+  /**
+   * Where the coordinator's signed policy versions come from (RequestStore): every version the
+   * offline node has not confirmed travels, first, in every bundle until it confirms it.
+   */
+  policies: ((after: number) => { version: number; signed: string }[]) | undefined;
+
+  /** The newest policy version `party` confirmed (0 if none). */
+  confirmedPolicy(party: string): number {
+    return (this.#db.prepare('SELECT version FROM airgap_policy WHERE party = ?').get(party) as { version: number } | undefined)?.version ?? 0;
+  }
+
+  #confirm(party: string, version: number): void {
+    this.#db.prepare('INSERT INTO airgap_policy (party, version) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET version = MAX(version, excluded.version)').run(party, version);
+  }
+
+  /**
+   * Queues, ahead of everything else, each policy version the offline node has not confirmed.
+   * A version it already has answers "not activated" (or a rollback refusal): confirmed either way.
+   */
+  #catchUpPolicy(link: AirgapLink): void {
+    const inFlight = this.#policyInFlight.get(link.party) ?? new Set<number>();
+    this.#policyInFlight.set(link.party, inFlight);
+    const missing = (this.policies?.(this.confirmedPolicy(link.party)) ?? []).filter((p) => !inFlight.has(p.version));
+    const client = link.client(true);
+    for (const p of missing) {
+      const body = JSON.parse(p.signed) as unknown;
+      inFlight.add(p.version);
+      void link.track('policy', () => client.post<{ version?: number }>('/v1/policy', body)).finally(() => inFlight.delete(p.version)).then(
+        (a) => this.#confirm(link.party, typeof a?.version === 'number' ? a.version : p.version),
+        (e) => {
+          const err = asCustosError(e);
+          if (err.code === 'policy.rollback') this.#confirm(link.party, p.version);
+          else if (err.code !== 'airgap.abandoned') this.#log.warn('airgap.policy_refused', { party: link.party, version: p.version, code: err.code });
+        },
+      );
+    }
+  }
+
   /** Waits up to `waitMs` for the outgoing bundle to be complete, then seals it. */
   async export(party: string | undefined, waitMs: number): Promise<ExportedBundle> {
     const link = this.link(party);
     await link.whenReady(waitMs);
+    this.#catchUpPolicy(link);
     const out = await link.exportBundle();
     if (!out) throw new CustosError('airgap.nothing_to_export', `nothing is waiting on ${link.party}`, { status: 409 });
     return out;
@@ -108,18 +155,35 @@ export class Airgap {
     return { party: b.from, ...this.link(b.from).accept(b) };
   }
 
-  /** Every reachable online node signs its clock for the bundle; unreachable ones are left out. */
-  async #attest(digest: Uint8Array): Promise<TimeAttestation[]> {
+  /**
+   * Every online node signs its clock for the bundle, and the set is checked as the offline node
+   * will check it (signatures, digest, skew) before anything is sealed: a bundle the offline node
+   * would refuse for its time must not take a sequence number. The offline node requires every
+   * online node by default (node.json offline.timeAttesters), so this does too.
+   */
+  async #attest(digest: Uint8Array, party: string): Promise<TimeAttestation[]> {
     const online = this.#cluster.onlineIds();
     const got = await Promise.allSettled(online.map((id) => this.#cluster.client(id).post<{ node: string; time: string; bundle: string; sig: string }>('/v1/time/attest', { bundle: toHex(digest) }, 5000)));
     const out: TimeAttestation[] = [];
+    const missing: string[] = [];
     got.forEach((g, i) => {
-      if (g.status !== 'fulfilled') { this.#log.warn('airgap.attest_failed', { node: online[i] }); return; }
       try {
+        if (g.status !== 'fulfilled') throw g.reason;
         const a = g.value;
         out.push(parseTimeAttestation({ node: a.node, time: a.time, bundle: fromHex(a.bundle, 'bundle', 32), sig: fromHex(a.sig, 'sig', 64) }, `time attestation of ${online[i]}`));
-      } catch { this.#log.warn('airgap.attest_malformed', { node: online[i] }); }
+      } catch (e) {
+        missing.push(`${online[i]} (${asCustosError(e).code})`);
+      }
     });
+    if (missing.length) throw new CustosError('airgap.unattested', `the offline node needs every online node's signed time for a bundle, and ${missing.join(', ')} did not give it; nothing was sealed, the calls wait for the next export`, { status: 503 });
+    const keys = Object.fromEntries(online.map((id) => [id, fromHex(this.#genesis.nodes.find((n) => n.id === id)!.identityKey, 'identity key', 33)]));
+    try {
+      verifyTimeAttestations(out, { cluster: genesisHash(this.#genesis), identityKeys: keys, recipient: party, bundle: digest, minCount: online.length, maxSkewSeconds: MAX_SKEW_SECONDS });
+    } catch (e) {
+      const err = asCustosError(e);
+      throw new CustosError('airgap.unattested', `the online nodes' time attestations would be refused by ${party}: ${err.message}; nothing was sealed`, { status: 503, detail: { cause: err.code } });
+    }
     return out;
   }
+
 }

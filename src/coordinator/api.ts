@@ -88,7 +88,9 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   app.post('/v1/keys', { schema: { body: S.createKeyBody, response: { 201: S.key, 202: { type: 'object', additionalProperties: true } } } }, async (req, reply) => {
     const b = req.body as { scheme: Scheme; threshold: number; parties?: string[]; cold?: boolean };
     const all = d.genesis.nodes.map((n) => n.id);
-    const parties = b.parties ?? all;
+    // By default a key's parties are the online nodes, and the offline ones too for a cold key:
+    // an offline node's share in a hot key would never sign (its quorums avoid the air gap).
+    const parties = b.parties ?? (b.cold ? all : all.filter((p) => !d.cluster.isOffline(p)));
     const unknown = parties.filter((p) => !all.includes(p));
     if (unknown.length) throw new ValidationError(`unknown node ids: ${unknown.join(', ')}`, { code: 'key.unknown_party' });
     const ordered = all.filter((p) => parties.includes(p));

@@ -110,6 +110,7 @@ export async function startCoordinator(cfg: CoordinatorConfig, opts: { log?: Log
     try { webhooks.emit(event, data); } catch (e) { log.error('webhook.emit_failed', { eventName: event, error: (e as Error).message?.slice(0, 200) }); }
   };
   const requests = new RequestService({ store, cluster, signing, ecdsa, log, emit, audit, airgap });
+  airgap.policies = (after) => requests.requests.policiesAfter(after);
   const tokens = new ApiTokens(store.db);
   const app = buildApi({ genesis, store, cluster, signing, ecdsa, requests, airgap, metrics, log, audit, bodyLimit: cfg.bodyLimit, onRelay: opts.onRelay, webhooks: { dispatcher: webhooks, store: webhookStore, emit }, tokens,
     onKeyCreated: (id) => { void keeper.tick(); emit('key.created', { keyId: id }); } });

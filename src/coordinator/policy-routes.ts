@@ -16,8 +16,9 @@ import type { Airgap } from './airgap.ts';
  * answer introspection and to refuse bad requests early; only the nodes' verdicts count.
  */
 export function registerPolicyRoutes(app: FastifyInstance, d: { cluster: Cluster; genesis: Genesis; requests: RequestService; store: CoordinatorStore; audit?: AuditLog; airgap?: Airgap }): void {
-  // Offline nodes are not asked: a question would wait for a crossing. A new version is queued
-  // for them (it travels in the next bundle) and reported as such.
+  // Offline nodes are not asked: a question would wait for a crossing. Every version they have
+  // not confirmed travels first in each bundle to them (Airgap), and their last confirmed
+  // version is what is reported.
   const nodes = d.genesis.nodes.map((n) => n.id).filter((id) => !d.cluster.isOffline(id));
   const offline = d.genesis.nodes.map((n) => n.id).filter((id) => d.cluster.isOffline(id));
 
@@ -35,7 +36,7 @@ export function registerPolicyRoutes(app: FastifyInstance, d: { cluster: Cluster
     const perNode = await askAll<{ version: number | null }>('/v1/policy');
     return {
       version: signed?.policy.version ?? null, policy: signed?.policy ?? null, signatures: signed?.signatures ?? [],
-      nodes: Object.fromEntries(perNode.map((a) => [a.node, a.ok ? { version: a.value.version } : { error: a.error }])),
+      nodes: Object.fromEntries([...perNode.map((a) => [a.node, a.ok ? { version: a.value.version } : { error: a.error }]), ...offline.map((node) => [node, { offline: true, version: d.airgap?.confirmedPolicy(node) || null }])]),
     };
   });
 
@@ -52,10 +53,10 @@ export function registerPolicyRoutes(app: FastifyInstance, d: { cluster: Cluster
       throw new CustosError(e.code, e.detail, { status: e.status === 403 ? 403 : 503, culprit: e.status === 403 ? 'client' : undefined });
     }
     d.requests.requests.storePolicy(signed.policy.version, JSON.stringify(signed));
-    const queued = offline.map((node) => d.airgap!.job('policy', { node, version: signed.policy.version }, () => d.airgap!.track([node], 'policy', () => d.cluster.client(node).post('/v1/policy', req.body))));
+
     recordAudit(d.store, d.audit, 'policy.activated', { version: signed.policy.version, nodes: accepted.map((r) => r.node) });
     void reply.code(200);
-    return { version: signed.policy.version, nodes: Object.fromEntries([...results.map((r) => [r.node, r.ok ? { activated: r.value.activated, version: r.value.version } : { error: r.error }]), ...offline.map((node, i) => [node, { queued: true, job: queued[i].id }])]) };
+    return { version: signed.policy.version, nodes: Object.fromEntries([...results.map((r) => [r.node, r.ok ? { activated: r.value.activated, version: r.value.version } : { error: r.error }]), ...offline.map((node) => [node, { queued: true, confirmedVersion: d.airgap?.confirmedPolicy(node) ?? 0 }])]) };
   });
 
   app.post('/v1/policy/evaluate', {

@@ -89,6 +89,10 @@ export class RequestStore {
   storePolicy(version: number, signed: string): void {
     this.#db.prepare('INSERT OR IGNORE INTO coordinator_policy (version, signed, stored_at) VALUES (?, ?, ?)').run(version, signed, new Date().toISOString());
   }
+  /** Every stored version above `version`, oldest first. */
+  policiesAfter(version: number): { version: number; signed: string }[] {
+    return this.#db.prepare('SELECT version, signed FROM coordinator_policy WHERE version > ? ORDER BY version').all(version) as { version: number; signed: string }[];
+  }
   latestPolicy(): string | undefined {
     return (this.#db.prepare('SELECT signed FROM coordinator_policy ORDER BY version DESC LIMIT 1').get() as { signed: string } | undefined)?.signed;
   }

@@ -256,9 +256,12 @@ export class RequestService {
         throw new NeedsApproval();
       }
       if (err.code === 'approval.timelock') {
-        // A node's clock is behind ours: wait for it rather than fail.
+        // A node's clock is behind ours, or (an offline node) its timelock started at the bundle
+        // that first carried the request: wait until the time it names rather than fail, so a
+        // cold key does not spend a staged presignature on every crossing until then.
+        const named = Date.parse(String(err.detail?.notBefore ?? ''));
         this.requests.transition(id, ['SIGNING'], 'APPROVED');
-        this.requests.setNotBefore(id, this.#now() + 2000);
+        this.requests.setNotBefore(id, Math.max(this.#now() + 2000, Number.isNaN(named) ? 0 : named));
         throw err;
       }
       this.#end(id, err);

@@ -13,6 +13,8 @@ export type NodeConfig = {
   port: number;
   genesisPath: string;
   pkcs11: { module?: string; tokenLabel: string; pinEnv?: string; pinFile?: string; softhsmConf?: string };
+  /** An offline node's trust in attested time (see OfflineNode); defaults there. */
+  offline?: { timeAttesters?: string[]; minTimeAttestations?: number; maxSkewSeconds?: number };
 };
 
 export function loadNodeConfig(dataDir: string): NodeConfig {
@@ -33,5 +35,18 @@ export function loadNodeConfig(dataDir: string): NodeConfig {
     port: c.port ?? 0,
     genesisPath: rel(c.genesisPath) ?? join(dir, 'genesis.json'),
     pkcs11: { ...c.pkcs11, pinFile: rel(c.pkcs11.pinFile), softhsmConf: rel(c.pkcs11.softhsmConf) },
+    ...(c.offline === undefined ? {} : { offline: checkOffline(c.offline, join(dir, 'node.json')) }),
   };
+}
+
+function checkOffline(o: unknown, path: string): NonNullable<NodeConfig['offline']> {
+  const c = o as NodeConfig['offline'];
+  const bad = (m: string) => new ConfigError(`${path}: offline.${m}`);
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw bad('must be an object');
+  const extra = Object.keys(c).filter((k) => !['timeAttesters', 'minTimeAttestations', 'maxSkewSeconds'].includes(k));
+  if (extra.length) throw bad(`unknown field(s) ${extra.join(', ')}`);
+  if (c.timeAttesters !== undefined && (!Array.isArray(c.timeAttesters) || c.timeAttesters.length === 0 || c.timeAttesters.some((x) => typeof x !== 'string'))) throw bad('timeAttesters must be a non-empty list of node ids');
+  if (c.minTimeAttestations !== undefined && (!Number.isInteger(c.minTimeAttestations) || c.minTimeAttestations < 1)) throw bad('minTimeAttestations must be an integer >= 1');
+  if (c.maxSkewSeconds !== undefined && (!Number.isFinite(c.maxSkewSeconds) || c.maxSkewSeconds < 0)) throw bad('maxSkewSeconds must be a number >= 0');
+  return c;
 }

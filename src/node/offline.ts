@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { fromHex, toHex } from '../common/bytes.ts';
-import { AuthenticationError, ConfigError, CustosError } from '../common/errors.ts';
+import { AuthenticationError, ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Keystore } from '../hsm/keystore.ts';
 import { packHex, parseCall, plain, unpackHex, type AirgapAnswer } from '../wire/airgap-items.ts';
@@ -38,9 +38,14 @@ export type OfflineOptions = {
   keystore: Keystore;
   store: NodeStore;
   logger: Logger;
-  /** Distinct online nodes whose attested time a bundle must carry (default 1). */
+  /** The online nodes whose clocks are trusted (default: every other node of the genesis). */
+  timeAttesters?: string[];
+  /**
+   * How many of them a bundle must carry (default: all of them). The coordinator picks what goes
+   * into a bundle: with fewer than all, it could pick the one attester whose clock suits it.
+   */
   minTimeAttestations?: number;
-  /** Largest spread between attested times (default 600 s). */
+  /** Largest spread between attested times (default 600 s): what one skewed attester can shift. */
   maxSkewSeconds?: number;
 };
 
@@ -57,6 +62,8 @@ export class OfflineNode {
   readonly #log: Logger;
   readonly #o: OfflineOptions;
   #time: TrustedTime | undefined;
+  readonly #attesters: Record<string, Uint8Array>;
+  readonly #minAttestations: number;
 
   constructor(o: OfflineOptions) {
     if (!o.genesis.coordinator?.identityKey) throw new ConfigError('the genesis names no coordinator identity key: an offline node cannot authenticate bundles without it');
@@ -67,6 +74,12 @@ export class OfflineNode {
     this.#store = o.store;
     this.#log = o.logger;
     this.#streams = new BundleStreams(o.store.db);
+    const attesters = o.timeAttesters ?? o.genesis.nodes.map((n) => n.id).filter((id) => id !== o.id);
+    const unknown = attesters.filter((id) => id === o.id || !o.genesis.nodes.some((n) => n.id === id));
+    if (unknown.length) throw new ConfigError(`time attesters must be other nodes of the genesis: ${unknown.join(', ')}`);
+    this.#attesters = Object.fromEntries(attesters.map((id) => [id, fromHex(o.genesis.nodes.find((n) => n.id === id)!.identityKey, 'identity key', 33)]));
+    this.#minAttestations = o.minTimeAttestations ?? attesters.length;
+    if (this.#minAttestations > attesters.length) throw new ConfigError(`minTimeAttestations (${this.#minAttestations}) exceeds the ${attesters.length} time attester(s)`);
     const unattested = () => new AuthenticationError('time.unattested', `${o.id} is offline and has no trusted clock: this bundle carries no time attestation from an online node, so time-based rules cannot be decided`);
     this.service = new NodeService({
       id: o.id, genesis: o.genesis, keystore: o.keystore, store: o.store, logger: o.logger,
@@ -92,9 +105,8 @@ export class OfflineNode {
       lastSeq: (from) => this.#streams.lastIn(from),
     });
     const calls = b.items.map((x, i) => parseCall(unpackHex(x), i));
-    const online = Object.fromEntries(this.#genesis.nodes.filter((n) => n.id !== this.id).map((n) => [n.id, fromHex(n.identityKey, 'identity key', 33)]));
     this.#time = b.timeAttestations?.length
-      ? bundleTime(b, { identityKeys: online, minCount: this.#o.minTimeAttestations ?? 1, maxSkewSeconds: this.#o.maxSkewSeconds ?? 600 })
+      ? bundleTime(b, { identityKeys: this.#attesters, minCount: this.#minAttestations, maxSkewSeconds: this.#o.maxSkewSeconds ?? 600 })
       : undefined;
     const answers: AirgapAnswer[] = [];
     try {
@@ -149,9 +161,3 @@ export class OfflineNode {
     await this.#app.close();
   }
 }
-
-/** Whether a failed import is the bundle's fault (refused before anything was served). */
-export function isBundleRefusal(e: unknown): e is CustosError {
-  return e instanceof CustosError && (e.code.startsWith('bundle.') || e.code.startsWith('time.') || e.code.startsWith('cbor.'));
-}
-

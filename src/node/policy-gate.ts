@@ -94,9 +94,9 @@ export class NodePolicy {
       if (!admins) throw new PolicyRefusal('policy.no_admins', 'the genesis names no admins, so no policy can be activated on this cluster', { culprit: 'coordinator' });
       const by = verifyPolicyQuorum(this.#cluster, signed, admins);
       this.#checkVelocityRules(signed.policy);
-      const effective = withCooldowns(signed.policy, cur?.effective, this.#now());
+      const effective = withCooldowns(signed.policy, cur?.effective, this.#expiryNow());
       this.#store.tx(() => {
-        this.#policies.insertPolicy({ version, signed: JSON.stringify(signed), effective: JSON.stringify(effective), digest, activated_at: this.#now().toISOString() });
+        this.#policies.insertPolicy({ version, signed: JSON.stringify(signed), effective: JSON.stringify(effective), digest, activated_at: this.#expiryNow().toISOString() });
         this.#audit.append('policy.activated', { version, digest, admins: by });
       });
       this.#active = { signed, effective, digest };
@@ -146,7 +146,7 @@ export class NodePolicy {
       const d = describeRequest(policy, key, auth.request);
       const now = this.#now();
       const seen = this.#store.tx(() => {
-        const s = this.#policies.see(d.digest, key.id, auth.request.initiator, now.getTime());
+        const s = this.#policies.see(d.digest, key.id, auth.request.initiator, this.#expiryNow().getTime());
         if (s.isNew) this.#audit.append('request.received', { request: d.digest, key: key.id, initiator: auth.request.initiator, txType: d.policyRequest.txType, asset: d.policyRequest.asset, amount: d.policyRequest.amount, to: d.policyRequest.to ?? null });
         return s;
       });
@@ -184,14 +184,18 @@ export class NodePolicy {
       const auth = parseAuthorization(raw);
       const policy = this.#policy();
       const now = this.#now();
+      // Starts (a first sight, from which a timelock runs) are taken at the latest time this node
+      // may assume, decisions at the earliest: with attested time (an offline node) a skewed
+      // attester can then only delay a timelock, never open it early. One clock online: the same.
+      const latest = this.#expiryNow();
       request = checkInitiator(policy, auth);
       const known = this.#policies.firstSeen(request);
       if (known === undefined) {
         const digest = request;
-        see = () => { this.#policies.see(digest, key.id, auth.request.initiator, now.getTime()); };
+        see = () => { this.#policies.see(digest, key.id, auth.request.initiator, latest.getTime()); };
       }
       const authorized = authorize({
-        policy, key, auth, now, expiryNow: this.#expiryNow(), firstSeen: new Date(known ?? now.getTime()),
+        policy, key, auth, now, expiryNow: latest, firstSeen: new Date(known ?? latest.getTime()),
         velocity: (d) => this.#velocity(key, d, now),
         velocitySound: velocityAllowed(key.threshold, key.parties.length, (key.required?.length ?? 0) > 0),
         velocityShare: shareOf(key, this.#self),

@@ -33,7 +33,8 @@ export function checkApprovals(policy: Policy, need: ApprovalRequirement, reques
     throw new PolicyRefusal('approval.insufficient', `the approvals do not satisfy every group, each approver counting once (${have})`);
   }
   const unlocks = firstSeen.getTime() + need.timelockSeconds * 1000;
-  if (now.getTime() < unlocks) throw new PolicyRefusal('approval.timelock', `approved, but the ${need.timelockSeconds}s timelock runs until ${new Date(unlocks).toISOString()}`, { detail: { notBefore: new Date(unlocks).toISOString() } });
+  // No timelock, no wait (with attested time the first sight can be later than `now`).
+  if (need.timelockSeconds > 0 && now.getTime() < unlocks) throw new PolicyRefusal('approval.timelock', `approved, but the ${need.timelockSeconds}s timelock runs until ${new Date(unlocks).toISOString()}`, { detail: { notBefore: new Date(unlocks).toISOString() } });
   return [...approvers];
 }
 

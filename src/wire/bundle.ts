@@ -56,11 +56,12 @@ export type BundleContent = Omit<Bundle, 'v' | 'timeAttestations' | 'sig'>;
 export type BundleDraft = BundleContent & { timeAttestations?: TimeAttestation[] };
 
 /**
- * Larger bundles are refused before decoding. A 1,000-transaction sign batch is about 1 MB; the
- * largest bundles are DKLs23 staging rounds, about 135 KB per presignature and pair, so 512 MiB
- * leaves room for staging a few thousand presignatures with one offline node in one crossing.
+ * Larger bundles are refused before decoding. A 1,000-transaction sign batch is about 1.3 MB; the
+ * largest bundles are DKLs23 staging rounds, about 54 KB per presignature and pair in the largest
+ * crossing, so 256 MiB carries the 2,000 presignatures one staging request may ask for (and its
+ * base64 still fits a JavaScript string over REST).
  */
-export const MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
+export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 
 const SIGN_DOMAIN = 'custos/bundle/v1';
 const CONTENT_DOMAIN = utf8('custos/bundle-content/v1\0');

@@ -54,7 +54,7 @@ export class NodeClient implements PartyClient {
 
 /** A node's problem+json refusal as the CustosError the coordinator acts on. */
 export function nodeRefusal(node: string, status: number, json: unknown): CustosError {
-  const p = (json ?? {}) as { code?: string; detail?: string; culprit?: string; status?: number; context?: { reasons?: unknown; notBefore?: unknown } };
+  const p = (json ?? {}) as { code?: string; detail?: string; culprit?: string; status?: number; context?: { reasons?: unknown; notBefore?: unknown; rule?: unknown; requirement?: unknown } };
   const code = typeof p.code === 'string' ? p.code : 'node.error';
   const detail = typeof p.detail === 'string' ? p.detail : `node ${node} failed`;
   // A node's culprit is a claim, not evidence: the node itself may be the liar. It is kept as
@@ -66,6 +66,8 @@ export function nodeRefusal(node: string, status: number, json: unknown): Custos
   return new CustosError(code, `node ${node} refused: ${detail}`, {
     status: status >= 500 ? 502 : status === 403 ? 403 : 409,
     culprit: claimed === 'coordinator' ? 'coordinator' : undefined,
-    detail: { node, reportedBy: node, ...(claimed ? { claimedCulprit: claimed } : {}), ...(reasons ? { reasons } : {}), ...(typeof p.context?.notBefore === 'string' ? { notBefore: p.context.notBefore } : {}) },
+    detail: { node, reportedBy: node, ...(claimed ? { claimedCulprit: claimed } : {}), ...(reasons ? { reasons } : {}), ...(typeof p.context?.notBefore === 'string' ? { notBefore: p.context.notBefore } : {}),
+      // What a rule asks for when approvals are missing (authorize.ts), for a request the coordinator did not expect to need them.
+      ...(typeof p.context?.requirement === 'string' ? { requirement: p.context.requirement, rule: typeof p.context.rule === 'string' ? p.context.rule : null } : {}) },
   });
 }

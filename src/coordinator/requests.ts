@@ -255,6 +255,10 @@ export class RequestService {
         this.requests.transition(id, ['SIGNING'], 'SUBMITTED');
         throw new NeedsApproval();
       }
+      if (err.code === 'approval.insufficient' && typeof err.detail?.requirement === 'string' && this.#offlineSigners(key).length > 0
+        && this.#toApproval(id, err)) {
+        throw err;
+      }
       if (err.code === 'approval.timelock') {
         // A node's clock is behind ours, or (an offline node) its timelock started at the bundle
         // that first carried the request: wait until the time it names rather than fail, so a
@@ -267,6 +271,30 @@ export class RequestService {
       this.#end(id, err);
       throw err;
     }
+  }
+
+  /**
+   * A cold key's request that a node sends to approval although the coordinator's preview (which
+   * lacks the nodes' velocity counters) allowed it: it cannot be registered with the offline node
+   * without a crossing, so it waits for the approvals the refusing node named, and is signed
+   * (across the gap again) once they are in. Each node checks them itself at signing.
+   */
+  #toApproval(id: string, err: CustosError): boolean {
+    let need: ApprovalRequirement;
+    try {
+      need = JSON.parse(String(err.detail!.requirement)) as ApprovalRequirement;
+    } catch {
+      return false;
+    }
+    if (!Array.isArray(need?.groups) || !Number.isInteger(need.timelockSeconds) || !Number.isInteger(need.expirySeconds)) return false;
+    const now = this.#now();
+    const node = String(err.detail?.node ?? 'node');
+    const rule = typeof err.detail?.rule === 'string' ? err.detail.rule : null;
+    this.requests.setDecision(id, { requirement: need, decisions: [{ node, decision: { decision: 'approve', rule, approvals: need } }], notBefore: now + need.timelockSeconds * 1000, expiresAt: now + need.expirySeconds * 1000 });
+    if (!this.requests.transition(id, ['SIGNING'], 'PENDING_APPROVAL', `rule ${rule ?? '?'} on ${node}: needs approval`)) return false;
+    this.#record('request.decided', { request: id, decision: 'approve', rule, node, notBefore: new Date(now + need.timelockSeconds * 1000).toISOString(), expiresAt: new Date(now + need.expirySeconds * 1000).toISOString() });
+    this.#d.emit('request.pending_approval', this.view(id));
+    return true;
   }
 
   #replay(id: string, priorHash: string, bodyHash: string): SubmitResult {

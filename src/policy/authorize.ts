@@ -100,8 +100,18 @@ export function authorize(i: AuthorizeInput): Authorized {
     throw new PolicyRefusal('policy.velocity_unsound', `rule ${decision.rule} limits velocity, which key ${i.key.id} cannot enforce: ${i.velocitySound.reason}`, { reasons: decision.reasons });
   }
   if (decision.decision === 'deny') throw new PolicyRefusal('policy.denied', `policy version ${i.policy.version} denies the request${decision.rule ? ` (rule ${decision.rule})` : ' (no rule matched)'}`, { reasons: decision.reasons, detail: { rule: decision.rule } });
-  const approvers = decision.decision === 'approve'
-    ? checkApprovals(i.policy, decision.approvals!, described.digest, i.auth.approvals, i.firstSeen, i.now, i.expiryNow ?? i.now)
-    : [];
+  let approvers: string[] = [];
+  if (decision.decision === 'approve') {
+    try {
+      approvers = checkApprovals(i.policy, decision.approvals!, described.digest, i.auth.approvals, i.firstSeen, i.now, i.expiryNow ?? i.now);
+    } catch (e) {
+      // Approvals missing: say which rule wants which, so a caller that did not expect it (a
+      // coordinator whose preview lacks this node's counters) can send the request to approval.
+      if (e instanceof PolicyRefusal && e.code === 'approval.insufficient') {
+        throw new PolicyRefusal(e.code, e.message, { culprit: e.culprit, detail: { ...(e.detail ?? {}), rule: decision.rule, requirement: JSON.stringify(decision.approvals) } });
+      }
+      throw e;
+    }
+  }
   return { ...described, decision, approvers };
 }

@@ -10,7 +10,11 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { fromHex, toHex, utf8 } from '../../src/common/bytes.ts';
 import { MAIN, spawnServer, stopChild, layout } from '../../src/cli/local-cluster.ts';
 import { writeBundleFile } from '../../src/airgap/file-transport.ts';
-import { startTestCluster, type TestCluster } from '../support/cluster.ts';
+import { readJson, startTestCluster, type TestCluster } from '../support/cluster.ts';
+import { approvalBy, signPolicyAs } from '../../src/policy/client-signing.ts';
+import { demoPolicy, publicOf } from '../../src/cli/demo.ts';
+import { parsePolicy } from '../../src/policy/document.ts';
+import { genesisHash } from '../../src/wire/genesis.ts';
 
 /**
  * The air-gapped signer end to end: a 2-of-3 cold key whose third party, node-3, is an offline
@@ -247,6 +251,50 @@ describe('air-gapped signer: 2-of-3 cold key with node-3 offline', { timeout: 20
     const t = await roundTrip();
     assert.equal(t.out.seq, st.lastSent + 1, 'no sequence number was spent on the refused export');
     await until(async () => (await c.api('GET', `/v1/requests/${s.json.requestId}`)).json.status === 'SIGNED', 'the request signed after node-2 came back');
+  });
+
+  test('a transfer above the demo limit waits for an approver, then signs across the gap', async () => {
+    const s = await c.sign(key.id, { payload: { type: 'eth-tx', hex: unsignedTx(2n * 10n ** 18n, 500) }, intent: { to: TO, amount: String(2n * 10n ** 18n), asset: 'eth' } });
+    assert.equal(s.status, 202, JSON.stringify(s.json));
+    assert.equal(s.json.status, 'PENDING_APPROVAL');
+    const ap = await c.api('POST', `/v1/requests/${s.json.requestId}/approvals`, approvalBy(c.creds.identities['demo-approver-1'], s.json.requestDigest));
+    assert.ok(ap.status < 300, JSON.stringify(ap.json));
+    await until(async () => (await c.api('GET', '/v1/airgap')).json.parties[0].queued === 1, 'the approved request queued for node-3');
+    const t = await roundTrip();
+    assert.equal(t.answer.refused, 0, 'node-3 checked the approval itself and signed');
+    await until(async () => (await c.api('GET', `/v1/requests/${s.json.requestId}`)).json.status === 'SIGNED', 'the approved request signed');
+  });
+
+  test('a limit only the nodes\' counters see sends a cold request to approval; the new policy version reaches node-3 first', async () => {
+    const ids = Object.values(c.creds.identities).map(publicOf);
+    const base = demoPolicy(ids);
+    const v2 = parsePolicy({
+      ...base, version: 2,
+      rules: [
+        { id: 'two-small-an-hour', match: { assets: ['eth'], txTypes: ['transfer'], amountMax: String(10n ** 18n), velocity: [{ windowSeconds: 3600, maxCount: 2, per: 'key' }] }, action: { type: 'allow' } },
+        base.rules.find((r) => r.id === 'demo-allow-opt-in-types'),
+        { id: 'otherwise-one-approver', match: {}, action: { type: 'approve', groups: [{ group: 'demo-approvers', threshold: 1 }], timelockSeconds: 0, expirySeconds: 86400 } },
+      ],
+    });
+    const admins = Object.values(c.creds.identities).filter((i) => i.roles.includes('admin'));
+    const pushed = await c.api('POST', '/v1/policy', signPolicyAs(genesisHash(readJson(layout(c.home).genesisPath)), v2, admins));
+    assert.equal(pushed.status, 200, JSON.stringify(pushed.json));
+    assert.deepEqual(pushed.json.nodes['node-3'], { queued: true, confirmedVersion: 1 });
+    // The coordinator's preview (no counters) allows it; the nodes have signed hundreds of
+    // transfers of this key within the hour, so their rule wants an approver.
+    const s = await submit(600);
+    assert.equal(s.status, 202, JSON.stringify(s.json));
+    await until(async () => (await c.api('GET', `/v1/requests/${s.json.requestId}`)).json.status === 'PENDING_APPROVAL', 'the request sent to approval');
+    const v = (await c.api('GET', `/v1/requests/${s.json.requestId}`)).json;
+    assert.equal(v.requirement.groups[0].group, 'demo-approvers');
+    await c.api('POST', `/v1/requests/${s.json.requestId}/approvals`, approvalBy(c.creds.identities['demo-approver-2'], v.requestDigest));
+    await until(async () => (await c.api('GET', '/v1/airgap')).json.parties[0].queued >= 1, 'the approved request queued for node-3');
+    const t = await roundTrip();
+    assert.equal(t.out.calls, 2, 'policy version 2 first, then the sign call');
+    assert.equal(t.answer.refused, 0);
+    assert.equal((await ok(['offline', 'status', '--home', offlineHome()])).policyVersion, 2);
+    await until(async () => (await c.api('GET', `/v1/requests/${s.json.requestId}`)).json.status === 'SIGNED', 'signed under version 2 with its approval');
+    assert.equal((await c.api('GET', '/v1/policy')).json.nodes['node-3'].version, 2);
   });
 
   test('FROST too: a cold Ed25519 key, nonces staged in one round trip, a sign batch in one round trip', async () => {

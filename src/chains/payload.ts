@@ -16,7 +16,9 @@ export type PayloadType = (typeof PAYLOAD_TYPES)[number];
 export type SignPayload = { type: PayloadType; hex: string };
 /** What the initiator says the signature is for; every field present is checked. */
 export type Intent = { chain?: string; asset?: string; to?: string; amount?: string; data?: string };
-export type TxType = 'transfer' | 'contract-call' | 'raw-message' | 'typed-data' | 'raw-digest';
+/** What a payload does, as policy rules match it (`txTypes`). */
+export const TX_TYPES = ['transfer', 'contract-call', 'raw-message', 'typed-data', 'raw-digest'] as const;
+export type TxType = (typeof TX_TYPES)[number];
 
 export type DecodedPayload = {
   txType: TxType;
@@ -42,7 +44,8 @@ export type DecodedPayload = {
 /** Upper bound on any payload, so a hostile request cannot make a node parse megabytes. */
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 const LOWER_HEX = /^(?:[0-9a-f]{2})*$/;
-const BASE_UNITS = /^(0|[1-9][0-9]*)$/;
+/** An amount in base units: a decimal string without sign or leading zeros (policy, intents, payloads). */
+export const BASE_UNITS = /^(0|[1-9][0-9]*)$/;
 
 function refuse(message: string): ValidationError {
   return new ValidationError(message, { code: 'payload.undecodable' });

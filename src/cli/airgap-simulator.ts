@@ -19,10 +19,9 @@ import { runDkg } from '../coordinator/dkg-runner.ts';
 import { EcdsaSigning } from '../coordinator/ecdsa-signing.ts';
 import { nodeRefusal, type PartyClient } from '../coordinator/node-client.ts';
 import { CoordinatorStore, type CoordKeyRow } from '../coordinator/store.ts';
-import { signRequestAs } from '../policy/client-signing.ts';
+import { signPolicyAs, signRequestAs } from '../policy/client-signing.ts';
 import { genesisHash, parseGenesis, type Genesis } from '../wire/genesis.ts';
 import { demoIdentities, demoPolicy } from './demo.ts';
-import { signPolicyAs } from '../policy/client-signing.ts';
 
 /**
  * The crossing simulator: the real protocol (DKLs23 key generation, presigning and signing, the

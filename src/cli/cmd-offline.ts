@@ -1,12 +1,11 @@
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex, toHex } from '../common/bytes.ts';
 import { ConfigError, ValidationError } from '../common/errors.ts';
 import { jsonLogger } from '../common/logger.ts';
 import { loadNodeConfig } from '../node/config.ts';
-import { openNodeKeystore } from '../node/main.ts';
+import { openNodeKeystore, openNodeState } from '../node/main.ts';
 import { OfflineNode } from '../node/offline.ts';
-import { NodeStore } from '../node/store.ts';
 import { parseAuditJsonl, verifyAuditLog } from '../wire/audit-chain.ts';
 import { parseGenesis } from '../wire/genesis.ts';
 import { parse } from './args.ts';
@@ -45,9 +44,7 @@ export const OFFLINE_HELP = `Usage: custos offline init|import|export|status|aud
 async function open(home: string): Promise<{ node: OfflineNode; close: () => Promise<void> }> {
   const cfg = loadNodeConfig(home);
   if (!existsSync(cfg.genesisPath)) throw new ConfigError(`${home} has no genesis yet: run "custos offline init --home ${home} --genesis FILE"`);
-  const genesis = parseGenesis(JSON.parse(readFileSync(cfg.genesisPath, 'utf8')));
-  const ks = openNodeKeystore(cfg);
-  const store = new NodeStore(join(cfg.dataDir, 'node.db'));
+  const { genesis, ks, store } = openNodeState(cfg);
   // Logs go to stderr as on any node; they never carry secrets.
   const node = new OfflineNode({ id: cfg.id, genesis, keystore: ks, store, logger: jsonLogger(cfg.id, (line) => process.stderr.write(line + '\n')), ...cfg.offline });
   return { node, close: async () => { await node.close(); store.close(); ks.close(); } };
@@ -116,7 +113,6 @@ export async function cmdOffline(argv: string[]): Promise<number> {
         const text = node.service.audit.jsonl(0);
         if (auditSub === 'export') {
           if (!values.out) throw usage('audit export needs --out FILE');
-          const { writeFileSync } = await import('node:fs');
           writeFileSync(values.out, text, { flag: 'wx' });
           print({ party: node.id, file: values.out });
           return 0;

@@ -97,7 +97,7 @@ export function registerAirgapRoutes(app: FastifyInstance, d: { airgap: Airgap; 
 
 /** The quorum to stage for: among those with the fewest suspect nodes, the one with the emptiest pool. */
 function pickQuorum(d: { store: CoordinatorStore; cluster: Cluster }, key: CoordKeyRow): string[] {
-  const qs = candidateQuorums({ store: d.store, cluster: d.cluster, log: undefined as never }, key);
+  const qs = candidateQuorums(d, key);
   if (qs.length === 0) throw new ValidationError(`key ${key.id} has no quorum whose online members are reachable`, { code: 'stage.no_quorum' });
   const suspects = (q: string[]) => q.filter((p) => d.cluster.isSuspect(p)).length;
   const best = qs.filter((q) => suspects(q) === suspects(qs[0]));

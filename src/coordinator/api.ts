@@ -47,7 +47,7 @@ export type ApiDeps = {
   bodyLimit?: number;
   /** Sees every envelope relayed during key generation (tests inspect it). */
   onRelay?: (round: string, envs: Envelope[]) => void;
-  webhooks: { dispatcher: WebhookDispatcher; store: WebhookStore; emit: (event: string, data: Record<string, unknown>) => void };
+  webhooks: { dispatcher: WebhookDispatcher; store: WebhookStore };
   /** API tokens: every route but health, metrics and the OpenAPI document needs one. */
   tokens: ApiTokens;
   /** The coordinator's offline nodes and the jobs waiting on them. */

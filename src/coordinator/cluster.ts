@@ -1,6 +1,6 @@
 import { genesisHash, identityKeys, type Genesis } from '../wire/genesis.ts';
-import { EnvelopeVerifier, parseEnvelope, verifyIdentitySignature, type Envelope } from '../wire/envelope.ts';
-import { anchorBytes, type AuditAnchor } from '../wire/audit-chain.ts';
+import { EnvelopeVerifier, parseEnvelope, type Envelope } from '../wire/envelope.ts';
+import { verifiedAnchor, type AuditAnchor } from '../wire/audit-chain.ts';
 import { verifyNonceCommitment, type SignedNonceCommitment } from '../wire/nonce-commitment.ts';
 import { NodeClient, type NodeEndpoint, type PartyClient } from './node-client.ts';
 import { ConfigError, ProtocolAbort } from '../common/errors.ts';
@@ -82,10 +82,8 @@ export class Cluster {
    * at most the last batch, and the co-signers' countersignatures cover those heads anyway.
    */
   keepAnchor(store: AnchorStore, from: string, anchor: unknown): void {
-    const a = anchor as AuditAnchor | undefined;
-    const key = this.#identityKeys[from];
-    if (!a || a.party !== from || !Number.isSafeInteger(a.seq) || typeof a.head !== 'string' || typeof a.sig !== 'string' || !key) return;
-    if (!verifyIdentitySignature(key, anchorBytes(a), a.sig)) return;
+    const a = verifiedAnchor(anchor, this.#identityKeys[from]);
+    if (!a || a.party !== from) return;
     const prior = this.#latestAnchors.get(from);
     if (prior && prior.seq >= a.seq) return;
     this.#pendingAnchors.set(from, { seq: a.seq, anchor: JSON.stringify(a) });

@@ -112,7 +112,7 @@ export async function startCoordinator(cfg: CoordinatorConfig, opts: { log?: Log
   const requests = new RequestService({ store, cluster, signing, ecdsa, log, emit, audit, airgap });
   airgap.policies = (after) => requests.requests.policiesAfter(after);
   const tokens = new ApiTokens(store.db);
-  const app = buildApi({ genesis, store, cluster, signing, ecdsa, requests, airgap, metrics, log, audit, bodyLimit: cfg.bodyLimit, onRelay: opts.onRelay, webhooks: { dispatcher: webhooks, store: webhookStore, emit }, tokens,
+  const app = buildApi({ genesis, store, cluster, signing, ecdsa, requests, airgap, metrics, log, audit, bodyLimit: cfg.bodyLimit, onRelay: opts.onRelay, webhooks: { dispatcher: webhooks, store: webhookStore }, tokens,
     onKeyCreated: (id) => { void keeper.tick(); emit('key.created', { keyId: id }); } });
   if (tokens.count() === 0) log.warn('auth.no_tokens', { hint: 'no API token exists: every API call except /healthz, /metrics and /openapi.json is refused; create one with "custos tokens create"' });
   await cluster.probe();

@@ -33,7 +33,7 @@ const airgapBundle = {
 const airgapJob = {
   type: 'object',
   properties: {
-    id: { type: 'string' }, kind: { type: 'string', enum: ['dkg', 'stage', 'policy'] }, state: { type: 'string', enum: ['waiting', 'done', 'failed'] },
+    id: { type: 'string' }, kind: { type: 'string', enum: ['dkg', 'stage'] }, state: { type: 'string', enum: ['waiting', 'done', 'failed'] },
     detail: { type: 'object' }, result: {}, error: { type: 'object', properties: { code: { type: 'string' }, detail: { type: 'string' } } }, createdAt: isoZ, updatedAt: isoZ,
   },
 } as const;

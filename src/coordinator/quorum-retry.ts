@@ -17,7 +17,7 @@ export type QuorumRetryDeps = {
   onCulprit?: (node: string, code: string) => void;
 };
 
-export function candidateQuorums(d: QuorumRetryDeps, key: CoordKeyRow): string[][] {
+export function candidateQuorums(d: Pick<QuorumRetryDeps, 'store' | 'cluster'>, key: CoordKeyRow): string[][] {
   const parties = JSON.parse(key.parties) as string[];
   // An offline node signs only where it must (a cold key): anywhere else it would hold a
   // signature up for a crossing of the air gap. Every node enforces the cold flag itself.

@@ -86,8 +86,8 @@ export class RequestService {
   #frontDoor(key: CoordKeyRow, auth: Authorization) {
     if (auth.request.keyId !== key.id) throw new ValidationError(`the request is for key ${auth.request.keyId}, not ${key.id}`, { code: 'request.wrong_key' });
     const policy = this.#policyOrRefuse();
-    checkInitiator(policy, auth);
-    return { policy, described: describeRequest(policy, this.#facts(key), auth.request) };
+    const digest = checkInitiator(policy, auth);
+    return { policy, described: describeRequest(policy, this.#facts(key), auth.request, digest) };
   }
 
   async submit(key: CoordKeyRow, body: { request: unknown; signature: unknown }, idem: string | undefined): Promise<SubmitResult> {

@@ -18,6 +18,7 @@ import type { KeyRow, NodeStore } from './store.ts';
 import type { WorkerPool } from '../common/worker-pool.ts';
 import type { NodeAudit } from './audit.ts';
 import { keyFacts, type NodePolicy } from './policy-gate.ts';
+import type { KeyFacts } from '../policy/authorize.ts';
 import { requireColdParties } from './cold-key.ts';
 
 /**
@@ -97,13 +98,14 @@ export class EcdsaNode {
     return JSON.parse(new TextDecoder().decode(this.#d.ks.unseal(row.sealed_setup, this.#ctx(row.id, 'dkls-setup'))));
   }
 
-  #quorum(row: KeyRow, parties: string[], threshold: number, quorum: unknown): string[] {
+  #quorum(key: KeyFacts, quorum: unknown): string[] {
+    const { parties, threshold } = key;
     if (!Array.isArray(quorum) || quorum.some((q) => typeof q !== 'string' || !parties.includes(q)) || new Set(quorum).size !== quorum.length) throw new ValidationError('quorum must list distinct parties of the key', { code: 'presign.bad_quorum' });
     const ordered = parties.filter((p) => quorum.includes(p));
     if (ordered.join(',') !== (quorum as string[]).join(',')) throw new ValidationError('quorum must be in key order', { code: 'presign.bad_quorum' });
     if (quorum.length < threshold) throw new ValidationError(`quorum needs at least ${threshold} parties`, { code: 'presign.bad_quorum' });
     if (!quorum.includes(this.#d.id)) throw new ValidationError(`quorum does not include this node (${this.#d.id})`, { code: 'presign.bad_quorum' });
-    requireColdParties(row.id, row.public, quorum as string[]);
+    requireColdParties(key, quorum as string[]);
     return quorum as string[];
   }
 
@@ -121,8 +123,8 @@ export class EcdsaNode {
 
   /** Round 1 for a batch: fresh presignature ids, bound to key and quorum. */
   async presignRound1(input: { sessionId: string; keyId: string; quorum: string[]; presignIds: string[] }): Promise<{ messages: Envelope[] }> {
-    const { row, parties, key } = this.#presignKey(input.keyId);
-    const quorum = this.#quorum(row, parties, row.threshold, input.quorum);
+    const { row, key } = this.#presignKey(input.keyId);
+    const quorum = this.#quorum(keyFacts(row), input.quorum);
     this.#refuseRetired(input.keyId, quorum);
     const ids = input.presignIds;
     if (!Array.isArray(ids) || ids.length < 1 || ids.length > MAX_BATCH || ids.some((i) => typeof i !== 'string' || !ID_RE.test(i)) || new Set(ids).size !== ids.length) {
@@ -284,14 +286,17 @@ export class EcdsaNode {
    * any other request is refused.
    */
   sign(input: { keyId: string; presignId: string; quorum: string[]; authorization: unknown; peerAnchors?: unknown }): Envelope {
-    const { row, parties, pub } = this.#key(input.keyId);
-    const quorum = this.#quorum(row, parties, row.threshold, input.quorum);
+    const { row, pub } = this.#key(input.keyId);
+    // The key record as the policy and the cold-key check read it: parsed once per call.
+    const facts = keyFacts(row);
+    const { parties } = facts;
+    const quorum = this.#quorum(facts, input.quorum);
     const p = this.#d.store.getPresignature(input.presignId);
     if (!p || p.key_id !== input.keyId) throw new ReuseError('presign.unknown', `presignature ${input.presignId} is not one of this node's presignatures for key ${input.keyId}`, 'coordinator');
     if (p.quorum !== quorum.join(',')) throw new AuthenticationError('presign.wrong_quorum', `presignature ${input.presignId} is bound to quorum ${p.quorum}, not ${quorum.join(',')}`, 'coordinator');
     // The node decides before anything is computed: initiator, intent, rules, approvals, velocity.
     // The digest signed is the one this node decoded from the initiator-signed payload.
-    const gate = this.#d.policy.authorize(keyFacts(row), input.authorization);
+    const gate = this.#d.policy.authorize(facts, input.authorization);
     const req = gate.authorized;
     const digest = req.decoded.signBytes;
     if (digest.length !== 32) throw new ValidationError('an ecdsa-secp256k1 key signs 32-byte digests', { code: 'sign.bad_payload' });

@@ -4,7 +4,7 @@ import { toHex } from '../common/bytes.ts';
 import { jsonLogger } from '../common/logger.ts';
 import { listenUrl } from '../common/http.ts';
 import { once } from '../common/once.ts';
-import { parseGenesis } from '../wire/genesis.ts';
+import { parseGenesis, type Genesis } from '../wire/genesis.ts';
 import { openConfiguredKeystore } from '../hsm/configured-keystore.ts';
 import type { Keystore } from '../hsm/keystore.ts';
 import { loadNodeConfig, type NodeConfig } from './config.ts';
@@ -28,12 +28,17 @@ export function printPublicKeys(dataDir: string): void {
   }
 }
 
+/** A node's genesis, HSM token and database, from its data directory (online or offline node). */
+export function openNodeState(cfg: NodeConfig): { genesis: Genesis; ks: Keystore; store: NodeStore } {
+  const genesis = parseGenesis(JSON.parse(readFileSync(cfg.genesisPath, 'utf8')));
+  const ks = openNodeKeystore(cfg);
+  return { genesis, ks, store: new NodeStore(join(cfg.dataDir, 'node.db')) };
+}
+
 export async function runNode(dataDir: string, overrides: { port?: number } = {}): Promise<{ url: string; close: () => Promise<void> }> {
   const cfg = loadNodeConfig(dataDir);
   const log = jsonLogger(cfg.id);
-  const ks = openNodeKeystore(cfg);
-  const genesis = parseGenesis(JSON.parse(readFileSync(cfg.genesisPath, 'utf8')));
-  const store = new NodeStore(join(cfg.dataDir, 'node.db'));
+  const { genesis, ks, store } = openNodeState(cfg);
   // One worker: presigning rounds leave the event loop free for online signing (one message, cheap),
   // which so keeps priority over background presigning on this node.
   const workers = new WorkerPool(new URL('./presign-worker.ts', import.meta.url), 1);

@@ -4,7 +4,7 @@ import { AuthenticationError, ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Keystore } from '../hsm/keystore.ts';
 import { packHex, parseCall, plain, unpackHex, type AirgapAnswer } from '../wire/airgap-items.ts';
-import { bundleTime, openBundle, sealBundle, type Bundle } from '../wire/bundle.ts';
+import { bundleTime, openBundle, sealBundle } from '../wire/bundle.ts';
 import { BundleStreams } from '../wire/bundle-streams.ts';
 import type { Genesis } from '../wire/genesis.ts';
 import type { TrustedTime } from '../wire/time-attestation.ts';
@@ -105,9 +105,10 @@ export class OfflineNode {
       lastSeq: (from) => this.#streams.lastIn(from),
     });
     const calls = b.items.map((x, i) => parseCall(unpackHex(x), i));
-    this.#time = b.timeAttestations?.length
+    const time = b.timeAttestations?.length
       ? bundleTime(b, { identityKeys: this.#attesters, minCount: this.#minAttestations, maxSkewSeconds: this.#o.maxSkewSeconds ?? 600 })
       : undefined;
+    this.#time = time;
     const answers: AirgapAnswer[] = [];
     try {
       for (const c of calls) answers.push(await this.#serve(c));
@@ -125,13 +126,7 @@ export class OfflineNode {
     });
     const failed = answers.filter((a) => a.status >= 400).length;
     this.#log.info('airgap.imported', { seq: b.seq, kind: b.kind, calls: calls.length, failed, answerSeq });
-    return { seq: b.seq, kind: b.kind, calls: calls.length, failed, answerSeq, answer, ...(this.#timeView(b)) };
-  }
-
-  #timeView(b: Bundle): { time?: ImportResult['time'] } {
-    if (!b.timeAttestations?.length) return {};
-    const times = b.timeAttestations.map((a) => a.time).sort();
-    return { time: { earliest: times[0], latest: times[times.length - 1], attestedBy: b.timeAttestations.map((a) => a.node) } };
+    return { seq: b.seq, kind: b.kind, calls: calls.length, failed, answerSeq, answer, ...(time ? { time: { earliest: time.earliest.toISOString(), latest: time.latest.toISOString(), attestedBy: time.attestedBy } } : {}) };
   }
 
   async #serve(c: { id: string; method: 'GET' | 'POST'; path: string; body?: unknown }): Promise<AirgapAnswer> {

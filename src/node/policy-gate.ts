@@ -112,7 +112,7 @@ export class NodePolicy {
     for (const rule of p.rules) {
       if (!rule.match.velocity) continue;
       for (const k of this.#keys().filter((k) => !rule.match.keys || rule.match.keys.includes(k.id))) {
-        const v = velocityAllowed(k.threshold, k.parties.length, (k.required?.length ?? 0) > 0);
+        const v = velocitySound(k);
         if (!v.ok) throw new PolicyRefusal('policy.velocity_unsound', `rule ${rule.id} limits velocity on key ${k.id}: ${v.reason}`, { culprit: 'client', detail: { rule: rule.id, key: k.id } });
       }
     }
@@ -143,7 +143,7 @@ export class NodePolicy {
       const auth = parseAuthorization(raw);
       const policy = this.#policy();
       request = checkInitiator(policy, auth);
-      const d = describeRequest(policy, key, auth.request);
+      const d = describeRequest(policy, key, auth.request, request);
       const now = this.#now();
       const seen = this.#store.tx(() => {
         const s = this.#policies.see(d.digest, key.id, auth.request.initiator, this.#expiryNow().getTime());
@@ -164,8 +164,8 @@ export class NodePolicy {
     const o = raw as { request?: unknown; signature?: unknown } | null;
     const request = parseSignRequest(o?.request, 'request');
     const policy = this.#policy();
-    if (o?.signature !== undefined) checkInitiator(policy, { request, signature: String(o.signature) });
-    const d = describeRequest(policy, key, request);
+    const digest = o?.signature !== undefined ? checkInitiator(policy, { request, signature: String(o.signature) }) : undefined;
+    const d = describeRequest(policy, key, request, digest);
     const now = this.#now();
     return { policyVersion: policy.version, decision: this.#evaluate(policy, key, d, now), request: d.digest };
   }
@@ -195,9 +195,9 @@ export class NodePolicy {
         see = () => { this.#policies.see(digest, key.id, auth.request.initiator, latest.getTime()); };
       }
       const authorized = authorize({
-        policy, key, auth, now, expiryNow: latest, firstSeen: new Date(known ?? latest.getTime()),
+        policy, key, auth, digest: request, now, expiryNow: latest, firstSeen: new Date(known ?? latest.getTime()),
         velocity: (d) => this.#velocity(key, d, now),
-        velocitySound: velocityAllowed(key.threshold, key.parties.length, (key.required?.length ?? 0) > 0),
+        velocitySound: velocitySound(key),
         velocityShare: shareOf(key, this.#self),
       });
       const pr = authorized.policyRequest;
@@ -212,6 +212,11 @@ export class NodePolicy {
       return this.refuse(e, { kind: 'request', key: key.id, request }, see);
     }
   }
+}
+
+/** Whether this node can enforce velocity limits on `key` (a cold key's offline party sees every request). */
+function velocitySound(key: KeyFacts): { ok: boolean; reason: string } {
+  return velocityAllowed(key.threshold, key.parties.length, (key.required?.length ?? 0) > 0);
 }
 
 /** What the policy needs to know of a key (from the node's key row). */

@@ -352,7 +352,7 @@ export class NodeService {
     if (!Array.isArray(quorum) || quorum.some((q) => !parties.includes(q)) || new Set(quorum).size !== quorum.length) throw new ValidationError('quorum must be distinct parties of the key');
     if (quorum.length < row.threshold) throw new ValidationError(`quorum needs at least ${row.threshold} parties`);
     if (!quorum.includes(this.id)) throw new ValidationError(`quorum does not include this node (${this.id})`);
-    requireColdParties(keyId, row.public, quorum);
+    requireColdParties(keyFacts(row), quorum);
     const q = quorumName(quorum, parties).split(',');
     const share = this.#ks.unseal(row.sealed_share, this.#ctx(keyId, 'key-share'));
     const out: SignedNonceCommitment[] = [];
@@ -406,7 +406,8 @@ export class NodeService {
     const { row, parties } = this.#activeKey(input.keyId);
     fromHex(input.message, 'message');
     const list = this.#checkCommitments(input.keyId, row.scheme as Scheme, row.threshold, parties, input.commitments);
-    requireColdParties(input.keyId, row.public, list.map((c) => c.party));
+    const facts = keyFacts(row);
+    requireColdParties(facts, list.map((c) => c.party));
     const binding = signingBinding(input.keyId, input.message, list);
     const existing = this.#store.getSign(input.sessionId);
     if (existing) {
@@ -415,7 +416,7 @@ export class NodeService {
     }
     // The node decides before anything is consumed: initiator, intent, rules, approvals, velocity.
     // What is signed is what the node decoded from the signed request, not what the coordinator says.
-    const gate = this.policy.authorize(keyFacts(row), input.authorization);
+    const gate = this.policy.authorize(facts, input.authorization);
     if (toHex(gate.authorized.decoded.signBytes) !== input.message) {
       this.policy.refuse(new AuthenticationError('sign.payload_mismatch', 'the message to sign is not the payload of the authorised request', 'coordinator'), { kind: 'request', key: input.keyId, request: gate.authorized.digest });
     }

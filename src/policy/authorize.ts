@@ -41,8 +41,11 @@ function accountOf(path: string | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Decodes the payload, checks it against the intent, and builds what the rules match on. */
-export function describeRequest(policy: Policy, key: KeyFacts, request: SignRequest): Described {
+/**
+ * Decodes the payload, checks it against the intent, and builds what the rules match on.
+ * `digest`: the request's digest when the caller has it already (checkInitiator returns it).
+ */
+export function describeRequest(policy: Policy, key: KeyFacts, request: SignRequest, digest: string = signRequestDigest(request)): Described {
   if (request.keyId !== key.id) throw new PolicyRefusal('request.wrong_key', `the request is for key ${request.keyId}, not ${key.id}`, { culprit: 'coordinator' });
   const ecdsa = key.scheme === 'ecdsa-secp256k1';
   // The path the policy matches on is the path the signer uses: parsed here for ECDSA keys, and
@@ -72,13 +75,15 @@ export function describeRequest(policy: Policy, key: KeyFacts, request: SignRequ
   if (account !== undefined) policyRequest.account = account;
   if (decoded.to !== null) policyRequest.to = decoded.to;
   if (decoded.maxFee !== undefined) policyRequest.maxFee = decoded.maxFee;
-  return { digest: signRequestDigest(request), decoded, policyRequest };
+  return { digest, decoded, policyRequest };
 }
 
 export type AuthorizeInput = {
   policy: Policy;
   key: KeyFacts;
   auth: Authorization;
+  /** The request's digest, as checkInitiator returned it. */
+  digest?: string;
   /** When this node first saw the request (timelock and expiry run from here, on its own clock). */
   firstSeen: Date;
   now: Date;
@@ -94,7 +99,7 @@ export type AuthorizeInput = {
 
 /** The decision for a request whose initiator `checkInitiator` has already verified. */
 export function authorize(i: AuthorizeInput): Authorized {
-  const described = describeRequest(i.policy, i.key, i.auth.request);
+  const described = describeRequest(i.policy, i.key, i.auth.request, i.digest);
   const decision = evaluate(i.policy, described.policyRequest, { now: i.now, velocity: i.velocity(described), velocityShare: i.velocityShare });
   if (decision.rule !== null && !i.velocitySound.ok && i.policy.rules.find((r) => r.id === decision.rule)?.match.velocity) {
     throw new PolicyRefusal('policy.velocity_unsound', `rule ${decision.rule} limits velocity, which key ${i.key.id} cannot enforce: ${i.velocitySound.reason}`, { reasons: decision.reasons });

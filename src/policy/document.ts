@@ -6,9 +6,9 @@
  */
 import { ValidationError } from '../common/errors.ts';
 import { parseIdentity, type Identity } from './identity.ts';
+import { BASE_UNITS, TX_TYPES, type TxType } from '../chains/payload.ts';
 
-export const TX_TYPES = ['transfer', 'contract-call', 'raw-message', 'typed-data', 'raw-digest'] as const;
-export type TxType = (typeof TX_TYPES)[number];
+export { TX_TYPES, type TxType };
 
 /**
  * An asset the policy knows; amounts for it are compared in base units (10^-decimals). A chain's
@@ -59,7 +59,6 @@ const MINUTES_PER_DAY = 24 * 60;
 /** Bound on every duration, so times computed from them stay valid dates (ten years). */
 const MAX_SECONDS = 10 * 365 * 24 * 3600;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-const BASE_UNITS = /^(0|[1-9]\d*)$/;
 
 function fail(path: string, message: string): never {
   throw new ValidationError(`policy ${path}: ${message}`, { code: 'policy.invalid', detail: { path } });

@@ -3,7 +3,9 @@
  * No I/O and no clock: the node passes `now` and its own durable velocity counters, so the same
  * function serves the real decision and the dry run (`POST /v1/policy/evaluate`).
  */
-import type { Match, Policy, Rule, TxType, GroupRequirement, VelocityClause } from './document.ts';
+import type { Match, Policy, Rule, TxType, VelocityClause } from './document.ts';
+import type { ApprovalRequirement } from './approvals.ts';
+import { BASE_UNITS } from '../chains/payload.ts';
 
 export interface PolicyRequest {
   keyId: string;
@@ -38,15 +40,14 @@ export interface Decision {
   decision: 'allow' | 'deny' | 'approve';
   rule: string | null;
   reasons: string[];
-  approvals?: { groups: GroupRequirement[]; timelockSeconds: number; expirySeconds: number };
+  approvals?: ApprovalRequirement;
 }
 
-const AMOUNT = /^(0|[1-9]\d*)$/;
 const OPT_IN = new Set<TxType>(['raw-digest', 'raw-message', 'contract-call', 'typed-data']);
 
 /** Evaluates `request` against `policy`; never throws on a well-formed request. */
 export function evaluate(policy: Policy, request: PolicyRequest, context: EvaluationContext): Decision {
-  if (!AMOUNT.test(request.amount)) {
+  if (!BASE_UNITS.test(request.amount)) {
     return { decision: 'deny', rule: null, reasons: ['amount is not a non-negative base-unit decimal string'] };
   }
   const amount = BigInt(request.amount);
@@ -54,7 +55,7 @@ export function evaluate(policy: Policy, request: PolicyRequest, context: Evalua
   if (request.maxFee !== undefined) {
     const native = policy.assets.find((a) => a.chain === request.chain && a.contract === null);
     if (native?.maxFee === undefined) return { decision: 'deny', rule: null, reasons: [`the transaction may pay up to ${request.maxFee} in fees on ${request.chain}, and the policy caps no fees there (declare its native asset with maxFee)`] };
-    if (!AMOUNT.test(request.maxFee) || BigInt(request.maxFee) > BigInt(native.maxFee)) return { decision: 'deny', rule: null, reasons: [`the transaction may pay up to ${request.maxFee} in fees, above the cap ${native.maxFee} of asset ${native.id}`] };
+    if (!BASE_UNITS.test(request.maxFee) || BigInt(request.maxFee) > BigInt(native.maxFee)) return { decision: 'deny', rule: null, reasons: [`the transaction may pay up to ${request.maxFee} in fees, above the cap ${native.maxFee} of asset ${native.id}`] };
   }
   const reasons: string[] = [];
   for (const rule of policy.rules) {

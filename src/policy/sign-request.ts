@@ -1,6 +1,6 @@
 import { ValidationError } from '../common/errors.ts';
 import type { Json } from '../common/canonical-json.ts';
-import { PAYLOAD_TYPES, type Intent, type SignPayload } from '../chains/payload.ts';
+import { BASE_UNITS, PAYLOAD_TYPES, type Intent, type SignPayload } from '../chains/payload.ts';
 import { approvalDigest, requestDigest } from './identity.ts';
 
 /**
@@ -58,7 +58,7 @@ export function parseSignRequest(x: unknown, path = 'request'): SignRequest {
       if (typeof i[f] !== 'string' || (i[f] as string).length === 0 || (i[f] as string).length > 100_000) throw bad(`${path}.intent.${f}`, 'must be a non-empty string');
       intent[f] = i[f] as string;
     }
-    if (intent.amount !== undefined && !/^(0|[1-9]\d*)$/.test(intent.amount)) throw bad(`${path}.intent.amount`, 'must be base units as a decimal string');
+    if (intent.amount !== undefined && !BASE_UNITS.test(intent.amount)) throw bad(`${path}.intent.amount`, 'must be base units as a decimal string');
     out.intent = intent;
   }
   if (o.derivationPath !== undefined) {

@@ -51,6 +51,17 @@ export function anchorBytes(a: Pick<AuditAnchor, 'party' | 'seq' | 'head'>): Uin
   return canonicalBytes({ domain: ANCHOR_DOMAIN, party: a.party, seq: a.seq, head: a.head });
 }
 
+/**
+ * An anchor from an untrusted source, if it is well formed and signed by `key` (its party's
+ * identity key); undefined otherwise. Callers check that `party` is the one they expect.
+ */
+export function verifiedAnchor(x: unknown, key: Uint8Array | undefined): AuditAnchor | undefined {
+  const a = x as Partial<AuditAnchor> | null | undefined;
+  if (!a || typeof a.party !== 'string' || !Number.isSafeInteger(a.seq) || typeof a.head !== 'string' || typeof a.sig !== 'string' || !key) return undefined;
+  const anchor = { party: a.party, seq: a.seq!, head: a.head, sig: a.sig };
+  return verifyIdentitySignature(key, anchorBytes(anchor), anchor.sig) ? anchor : undefined;
+}
+
 export function signAnchor(party: string, head: Pick<AuditEntry, 'seq' | 'hash'>, sign: IdentitySigner): AuditAnchor {
   return { party, seq: head.seq, head: head.hash, sig: toHex(sign(anchorBytes({ party, seq: head.seq, head: head.hash }))) };
 }
@@ -126,10 +137,9 @@ export function countersignaturesIn(peerEntries: AuditEntry[], party: string, pa
     if (!Array.isArray(peers)) continue;
     for (const p of peers as Partial<AuditAnchor>[]) {
       if (p?.party !== party) continue;
-      if (!Number.isSafeInteger(p.seq) || typeof p.head !== 'string' || typeof p.sig !== 'string' || !verifyIdentitySignature(partyKey, anchorBytes(p as AuditAnchor), p.sig)) {
-        throw new ValidationError(`${e.party}'s entry ${e.seq} records a head of ${party} that ${party} did not sign`, { code: 'audit.bad_countersignature', detail: { by: e.party, seq: e.seq } });
-      }
-      out.push({ party, seq: p.seq!, head: p.head, by: e.party });
+      const a = verifiedAnchor(p, partyKey);
+      if (!a) throw new ValidationError(`${e.party}'s entry ${e.seq} records a head of ${party} that ${party} did not sign`, { code: 'audit.bad_countersignature', detail: { by: e.party, seq: e.seq } });
+      out.push({ party, seq: a.seq, head: a.head, by: e.party });
     }
   }
   return out;

@@ -1,7 +1,7 @@
 import type { Json } from '../common/canonical-json.ts';
 import type { DatabaseSync } from 'node:sqlite';
-import { anchorBytes, nextEntry, signAnchor, type AuditAnchor, type AuditEntry } from './audit-chain.ts';
-import { verifyIdentitySignature, type IdentitySigner } from './envelope.ts';
+import { nextEntry, signAnchor, verifiedAnchor, type AuditAnchor, type AuditEntry } from './audit-chain.ts';
+import type { IdentitySigner } from './envelope.ts';
 import { syslogLine } from './audit-syslog.ts';
 
 /** Where a party keeps its log: the node's or the coordinator's SQLite store. */
@@ -42,15 +42,14 @@ export class AuditLog {
     if (!Array.isArray(anchors)) return [];
     const out: AuditAnchor[] = [];
     for (const x of anchors.slice(0, 16)) {
-      const a = x as Partial<AuditAnchor> | null;
-      if (!a || typeof a.party !== 'string' || a.party === this.#party || !Number.isSafeInteger(a.seq) || typeof a.head !== 'string' || !/^[0-9a-f]{64}$/.test(a.head) || typeof a.sig !== 'string') continue;
-      const key = identityKeys[a.party];
-      if (!key || !verifyIdentitySignature(Buffer.from(key, 'hex'), anchorBytes(a as AuditAnchor), a.sig)) continue;
-      const seen = this.#store.db.prepare('SELECT seq FROM peer_anchors WHERE party = ?').get(a.party) as { seq: number } | undefined;
-      if (seen && seen.seq >= a.seq!) continue;
-      this.#store.db.prepare('INSERT INTO peer_anchors (party, seq) VALUES (?, ?) ON CONFLICT(party) DO UPDATE SET seq = excluded.seq').run(a.party, a.seq!);
+      const party = (x as Partial<AuditAnchor> | null)?.party;
+      if (typeof party !== 'string' || party === this.#party || !Object.hasOwn(identityKeys, party)) continue;
+      const a = verifiedAnchor(x, Buffer.from(identityKeys[party], 'hex'));
+      if (!a || !/^[0-9a-f]{64}$/.test(a.head)) continue;
+      // Recorded only if newer than what this node already countersigned for the party.
+      const newer = this.#store.db.prepare('INSERT INTO peer_anchors (party, seq) VALUES (?, ?) ON CONFLICT(party) DO UPDATE SET seq = excluded.seq WHERE excluded.seq > peer_anchors.seq').run(a.party, a.seq);
       // The party's own signature goes along: a verifier then needs no trust in this node's word.
-      out.push({ party: a.party, seq: a.seq!, head: a.head, sig: a.sig });
+      if (newer.changes === 1) out.push(a);
     }
     return out;
   }
